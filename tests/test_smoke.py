@@ -1,0 +1,5 @@
+import batchbridge
+
+
+def test_version() -> None:
+    assert batchbridge.__version__
