@@ -110,7 +110,7 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        ceiling = min(self.cap, self.base * (2 ** max(0, attempt - 1)))
+        ceiling = float(min(self.cap, self.base * (2.0 ** max(0, attempt - 1))))
         if not self.jitter:
             return ceiling
         draw: float = (rng or random.Random()).uniform(0.0, ceiling)

@@ -1,0 +1,284 @@
+"""The per-bus event log and the durable deliveries of events to targets.
+
+``bus_events`` records every event put on a bus (``PutEvents``, the Batch outbox, schedules), in
+arrival order, for matching and for ``events tail``.  ``matched_at`` stays empty until the
+dispatcher has matched the event and written its deliveries — in the same transaction — so an
+event is never matched twice nor lost between the two steps.  ``rule_id`` is set for a
+``Scheduled Event``, which goes to its own rule's targets only and is never matched.
+
+``event_deliveries`` holds one row per (event, rule, target).  Status moves ``pending`` →
+``in-flight`` → ``delivered``, or back to ``pending`` with a later ``next_attempt_at`` after a
+failure, or ends ``dead-lettered`` / ``dropped`` when the retry policy is exhausted.  At start-up
+``in-flight`` rows are returned to ``pending`` (at-least-once).  Order: :func:`due_deliveries` never
+offers a delivery while an earlier one (lower ``seq``) of the same (rule, target, ``order_key``) is
+still pending or in flight, so the events of one job reach one target in the order they happened.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+MIGRATIONS: Sequence[tuple[str, str]] = (
+    (
+        "deliveries-0001",
+        """
+        CREATE TABLE bus_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL,
+            bus TEXT NOT NULL,
+            rule_id INTEGER,
+            body TEXT NOT NULL,
+            ingested_at REAL NOT NULL,
+            matched_at REAL
+        );
+        CREATE INDEX bus_events_unmatched ON bus_events(seq) WHERE matched_at IS NULL;
+        CREATE INDEX bus_events_bus ON bus_events(bus, seq);
+        CREATE TABLE event_deliveries (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_seq INTEGER NOT NULL REFERENCES bus_events(seq),
+            rule_id INTEGER NOT NULL,
+            rule_arn TEXT NOT NULL,
+            rule_name TEXT NOT NULL,
+            target_id TEXT NOT NULL,
+            target TEXT NOT NULL,
+            order_key TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            first_seen REAL NOT NULL,
+            next_attempt_at REAL NOT NULL,
+            last_error_code TEXT,
+            last_error_message TEXT,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX event_deliveries_due ON event_deliveries(status, next_attempt_at);
+        CREATE INDEX event_deliveries_order ON event_deliveries(rule_id, target_id, order_key, seq);
+        """,
+    ),
+)
+
+PENDING = "pending"
+IN_FLIGHT = "in-flight"
+DELIVERED = "delivered"
+DEAD_LETTERED = "dead-lettered"
+DROPPED = "dropped"
+OPEN_STATUSES = (PENDING, IN_FLIGHT)
+
+
+@dataclasses.dataclass(frozen=True)
+class BusEvent:
+    seq: int
+    event_id: str
+    bus: str
+    rule_id: int | None
+    event: dict[str, Any]
+    ingested_at: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    seq: int
+    event_seq: int
+    rule_id: int
+    rule_arn: str
+    rule_name: str
+    target_id: str
+    target: dict[str, Any]
+    order_key: str
+    status: str
+    attempts: int
+    first_seen: float
+    next_attempt_at: float
+    last_error_code: str | None
+    last_error_message: str | None
+
+    @property
+    def lane(self) -> tuple[int, str, str]:
+        """The ordering lane: deliveries of one lane run one after another."""
+        return (self.rule_id, self.target_id, self.order_key)
+
+
+@dataclasses.dataclass(frozen=True)
+class NewDelivery:
+    event_seq: int
+    rule_id: int
+    rule_arn: str
+    rule_name: str
+    target_id: str
+    target: dict[str, Any]
+    order_key: str
+
+
+def _event(row: sqlite3.Row) -> BusEvent:
+    return BusEvent(
+        int(row["seq"]),
+        row["event_id"],
+        row["bus"],
+        None if row["rule_id"] is None else int(row["rule_id"]),
+        json.loads(row["body"]),
+        float(row["ingested_at"]),
+    )
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        seq=int(row["seq"]),
+        event_seq=int(row["event_seq"]),
+        rule_id=int(row["rule_id"]),
+        rule_arn=row["rule_arn"],
+        rule_name=row["rule_name"],
+        target_id=row["target_id"],
+        target=json.loads(row["target"]),
+        order_key=row["order_key"],
+        status=row["status"],
+        attempts=int(row["attempts"]),
+        first_seen=float(row["first_seen"]),
+        next_attempt_at=float(row["next_attempt_at"]),
+        last_error_code=row["last_error_code"],
+        last_error_message=row["last_error_message"],
+    )
+
+
+def append_bus_event(
+    conn: sqlite3.Connection, bus: str, event: dict[str, Any], now: float, rule_id: int | None = None
+) -> int:
+    """Record ``event`` on ``bus`` (for ``rule_id`` only when it is a scheduled event)."""
+    cur = conn.execute(
+        "INSERT INTO bus_events(event_id, bus, rule_id, body, ingested_at) VALUES (?, ?, ?, ?, ?)",
+        (event["id"], bus, rule_id, json.dumps(event, separators=(",", ":")), now),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def unmatched_events(conn: sqlite3.Connection, limit: int) -> list[BusEvent]:
+    rows = conn.execute(
+        "SELECT * FROM bus_events WHERE matched_at IS NULL ORDER BY seq LIMIT ?", (limit,)
+    ).fetchall()
+    return [_event(r) for r in rows]
+
+
+def mark_matched(conn: sqlite3.Connection, seqs: Iterable[int], now: float) -> None:
+    conn.executemany("UPDATE bus_events SET matched_at = ? WHERE seq = ?", [(now, s) for s in seqs])
+
+
+def recent_events(conn: sqlite3.Connection, bus: str, after_seq: int, limit: int) -> list[BusEvent]:
+    """Events put on ``bus`` after ``after_seq``, oldest first (``events tail``)."""
+    rows = conn.execute(
+        "SELECT * FROM bus_events WHERE bus = ? AND seq > ? ORDER BY seq LIMIT ?", (bus, after_seq, limit)
+    ).fetchall()
+    return [_event(r) for r in rows]
+
+
+def get_event(conn: sqlite3.Connection, seq: int) -> BusEvent | None:
+    row = conn.execute("SELECT * FROM bus_events WHERE seq = ?", (seq,)).fetchone()
+    return None if row is None else _event(row)
+
+
+def insert_deliveries(conn: sqlite3.Connection, items: Iterable[NewDelivery], now: float) -> None:
+    conn.executemany(
+        "INSERT INTO event_deliveries(event_seq, rule_id, rule_arn, rule_name, target_id, target, order_key, "
+        "status, first_seen, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                d.event_seq,
+                d.rule_id,
+                d.rule_arn,
+                d.rule_name,
+                d.target_id,
+                json.dumps(d.target, separators=(",", ":")),
+                d.order_key,
+                PENDING,
+                now,
+                now,
+                now,
+            )
+            for d in items
+        ],
+    )
+
+
+def due_deliveries(conn: sqlite3.Connection, now: float, limit: int) -> list[Delivery]:
+    """Pending deliveries due by ``now`` whose lane has no earlier open delivery."""
+    rows = conn.execute(
+        "SELECT d.* FROM event_deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= ? "
+        "AND NOT EXISTS (SELECT 1 FROM event_deliveries e WHERE e.rule_id = d.rule_id "
+        "AND e.target_id = d.target_id AND e.order_key = d.order_key AND e.seq < d.seq "
+        "AND e.status IN ('pending', 'in-flight')) ORDER BY d.seq LIMIT ?",
+        (now, limit),
+    ).fetchall()
+    return [_delivery(r) for r in rows]
+
+
+def next_due_time(conn: sqlite3.Connection) -> float | None:
+    row = conn.execute(
+        "SELECT MIN(next_attempt_at) FROM event_deliveries WHERE status = 'pending'"
+    ).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
+def mark_in_flight(conn: sqlite3.Connection, seq: int, now: float) -> bool:
+    """Claim a pending delivery (compare-and-set); ``False`` when someone else took it."""
+    return (
+        conn.execute(
+            "UPDATE event_deliveries SET status = 'in-flight', attempts = attempts + 1, updated_at = ? "
+            "WHERE seq = ? AND status = 'pending'",
+            (now, seq),
+        ).rowcount
+        > 0
+    )
+
+
+def finish(
+    conn: sqlite3.Connection,
+    seq: int,
+    status: str,
+    now: float,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> None:
+    """Close a delivery as delivered, dead-lettered or dropped."""
+    conn.execute(
+        "UPDATE event_deliveries SET status = ?, updated_at = ?, "
+        "last_error_code = COALESCE(?, last_error_code), "
+        "last_error_message = COALESCE(?, last_error_message) WHERE seq = ?",
+        (status, now, error_code, error_message, seq),
+    )
+
+
+def reschedule(
+    conn: sqlite3.Connection,
+    seq: int,
+    next_attempt_at: float,
+    now: float,
+    error_code: str,
+    error_message: str,
+) -> None:
+    """Return a failed delivery to ``pending`` for another attempt at ``next_attempt_at``."""
+    conn.execute(
+        "UPDATE event_deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?, "
+        "last_error_code = ?, last_error_message = ? WHERE seq = ?",
+        (next_attempt_at, now, error_code, error_message, seq),
+    )
+
+
+def reset_in_flight(conn: sqlite3.Connection, now: float) -> int:
+    """After a restart: every in-flight delivery becomes pending again, due now."""
+    return conn.execute(
+        "UPDATE event_deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? "
+        "WHERE status = 'in-flight'",
+        (now, now),
+    ).rowcount
+
+
+def list_deliveries(conn: sqlite3.Connection, status: str | None = None) -> list[Delivery]:
+    """Every delivery (of one status when given), oldest first."""
+    if status is None:
+        rows = conn.execute("SELECT * FROM event_deliveries ORDER BY seq").fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT * FROM event_deliveries WHERE status = ? ORDER BY seq", (status,)
+        ).fetchall()
+    return [_delivery(r) for r in rows]
