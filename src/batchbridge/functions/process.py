@@ -1,0 +1,282 @@
+"""One warm worker process as the runtime sees it: spawn, init, invoke, kill.
+
+A worker runs ``python -u -m batchbridge.functions.worker`` in its own session (its own process
+group), with the Lambda environment variables of its function, stdin from ``/dev/null``, fds 1 and 2
+on one log pipe and two more pipes as its control channel (see :mod:`batchbridge.functions.protocol`).
+Killing a worker kills its whole process group, so subprocesses the handler started die with it.
+
+A worker that exits on its own (``os._exit``, a signal) ends the invocation in flight with Lambda's
+``Runtime.ExitError`` and ``Runtime exited with error: exit status N`` / ``signal: <name>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import batchbridge
+from batchbridge.functions import protocol
+from batchbridge.functions.logs import LogEvent, LogSplitter
+from batchbridge.functions.spec import FunctionSpec
+
+LOG_DRAIN_SECONDS = 2.0
+_PACKAGE_PARENT = str(Path(batchbridge.__file__).resolve().parent.parent)
+
+
+@dataclasses.dataclass(frozen=True)
+class PhaseOutcome:
+    """How one phase (init or an invocation) ended, with the log events it produced."""
+
+    kind: Literal["ok", "error", "timeout", "exit"]
+    payload: bytes
+    events: list[LogEvent]
+    max_rss_kb: int = 0
+    exit_detail: str = ""
+
+
+def worker_environment(
+    spec: FunctionSpec, stream_name: str, base: Mapping[str, str], tmp_dir: Path
+) -> dict[str, str]:
+    """Lambda's environment: the function's variables, then the reserved ones that it cannot override."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+    }
+    env.update(base)
+    env.update(spec.environment)
+    python_path = [_PACKAGE_PARENT, *filter(None, [env.get("PYTHONPATH")])]
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join(python_path),
+            "TMPDIR": str(tmp_dir),
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "LAMBDA_RUNTIME_DIR": _PACKAGE_PARENT,
+            "_HANDLER": spec.handler,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group_name,
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream_name,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+        }
+    )
+    return env
+
+
+def exit_detail(returncode: int | None) -> str:
+    """Go's wording for how a process ended, as Lambda's ``Runtime exited with error`` uses it."""
+    if returncode is None:
+        return "exit status unknown"
+    if returncode < 0:
+        try:
+            name = signal.strsignal(-returncode) or f"signal {-returncode}"
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"signal: {name.lower()}"
+    return f"exit status {returncode}"
+
+
+def _peak_rss_kb(pid: int) -> int:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+class WorkerProcess:
+    """A started worker; use :meth:`start`, then :meth:`wait_ready`, then :meth:`invoke` repeatedly."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        stream_name: str,
+        process: asyncio.subprocess.Process,
+        commands: asyncio.StreamWriter,
+        results: asyncio.StreamReader,
+        logs: asyncio.StreamReader,
+        splitter: LogSplitter,
+        tmp_dir: Path,
+    ) -> None:
+        self.spec = spec
+        self.fingerprint = spec.fingerprint
+        self.stream_name = stream_name
+        self.tmp_dir = tmp_dir
+        self.started = time.monotonic()
+        self.last_used = self.started
+        self.invocations = 0
+        self.init_ms: float | None = None
+        self.generation = 0
+        self.max_rss_kb = 0
+        self._process = process
+        self._commands = commands
+        self._results = results
+        self._splitter = splitter
+        self._log_changed = asyncio.Event()
+        self._log_eof = False
+        self._log_task = asyncio.create_task(self._read_logs(logs))
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._process.returncode is None
+
+    @classmethod
+    async def start(
+        cls,
+        spec: FunctionSpec,
+        stream_name: str,
+        *,
+        base_environment: Mapping[str, str],
+        tmp_dir: Path,
+        clock: Callable[[], float],
+    ) -> WorkerProcess:
+        loop = asyncio.get_running_loop()
+        command_r, command_w = os.pipe()
+        result_r, result_w = os.pipe()
+        log_r, log_w = os.pipe()
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        env = worker_environment(spec, stream_name, base_environment, tmp_dir)
+        env[protocol.ENV_COMMAND_FD] = str(command_r)
+        env[protocol.ENV_RESULT_FD] = str(result_w)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-u",
+                "-m",
+                "batchbridge.functions.worker",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_w,
+                stderr=log_w,
+                pass_fds=(command_r, result_w),
+                env=env,
+                cwd=str(spec.code_dir),
+                start_new_session=True,
+            )
+        except BaseException:
+            for fd in (command_r, command_w, result_r, result_w, log_r, log_w):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (command_r, result_w, log_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        results = asyncio.StreamReader(limit=1 << 20)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(results), open(result_r, "rb", 0))  # noqa: SIM115
+        logs = asyncio.StreamReader(limit=1 << 20)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(logs), open(log_r, "rb", 0))  # noqa: SIM115
+        transport, proto = await loop.connect_write_pipe(
+            lambda: asyncio.streams.FlowControlMixin(),
+            open(command_w, "wb", 0),  # noqa: SIM115
+        )
+        commands = asyncio.StreamWriter(transport, proto, None, loop)
+        return cls(spec, stream_name, process, commands, results, logs, LogSplitter(clock), tmp_dir)
+
+    async def _read_logs(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while chunk := await reader.read(1 << 16):
+                self._splitter.feed(chunk)
+                self._log_changed.set()
+        finally:
+            self._splitter.close()
+            self._log_eof = True
+            self._log_changed.set()
+
+    async def _read_message(self) -> tuple[dict[str, Any], bytes]:
+        head_len, body_len = protocol.HEADER.unpack(await self._results.readexactly(protocol.HEADER.size))
+        header = protocol.decode_header(await self._results.readexactly(head_len))
+        body = await self._results.readexactly(body_len) if body_len else b""
+        return header, body
+
+    async def _phase_events(self) -> list[LogEvent]:
+        """The events of the phase that just ended, waiting briefly for its marker to arrive."""
+        deadline = time.monotonic() + LOG_DRAIN_SECONDS
+        while not self._splitter.phases_ready and not self._log_eof:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._log_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._log_changed.wait(), remaining)
+        if self._splitter.phases_ready:
+            return self._splitter.pop_phase()
+        return self._splitter.take_pending()
+
+    async def _remaining_events(self) -> list[LogEvent]:
+        """After the process is gone: everything still in the log pipe."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._log_task), LOG_DRAIN_SECONDS)
+        return self._splitter.take_pending()
+
+    async def _run_phase(self, timeout: float) -> PhaseOutcome:
+        try:
+            header, body = await asyncio.wait_for(self._read_message(), timeout)
+        except TimeoutError:
+            peak = _peak_rss_kb(self.pid)
+            await self.kill()
+            return PhaseOutcome("timeout", b"", await self._remaining_events(), max(peak, self.max_rss_kb))
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            returncode = await self._wait_exit()
+            events = await self._remaining_events()
+            return PhaseOutcome("exit", b"", events, self.max_rss_kb, exit_detail(returncode))
+        self.max_rss_kb = max(self.max_rss_kb, int(header.get("maxRssKb", 0)))
+        kind: Literal["ok", "error"] = "error" if header.get("failed") else "ok"
+        return PhaseOutcome(kind, body, await self._phase_events(), self.max_rss_kb)
+
+    async def wait_ready(self, timeout: float) -> PhaseOutcome:
+        """The init phase: import the handler. ``error`` carries AWS's init error document."""
+        outcome = await self._run_phase(timeout)
+        if outcome.kind == "ok":
+            self.max_rss_kb = max(self.max_rss_kb, _peak_rss_kb(self.pid))
+        return outcome
+
+    async def invoke(self, header: dict[str, Any], payload: bytes, timeout: float) -> PhaseOutcome:
+        """Run one invocation; ``timeout`` kills the worker's process group when it passes."""
+        self.invocations += 1
+        try:
+            self._commands.write(protocol.encode_message({"type": "invoke", **header}, payload))
+            await self._commands.drain()
+        except (ConnectionError, RuntimeError):
+            returncode = await self._wait_exit()
+            return PhaseOutcome(
+                "exit", b"", await self._remaining_events(), self.max_rss_kb, exit_detail(returncode)
+            )
+        try:
+            return await self._run_phase(timeout)
+        finally:
+            self.last_used = time.monotonic()
+
+    async def _wait_exit(self) -> int | None:
+        try:
+            return await asyncio.wait_for(self._process.wait(), LOG_DRAIN_SECONDS)
+        except TimeoutError:
+            await self.kill()
+            return self._process.returncode
+
+    async def kill(self) -> None:
+        """Kill the worker's process group and reap it; safe to call more than once."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            self._process.kill()
+        await self._process.wait()
+        self._commands.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._log_task), LOG_DRAIN_SECONDS)
+        if not self._log_task.done():
+            self._log_task.cancel()

@@ -1,0 +1,352 @@
+"""The function runtime: warm worker pools, concurrency, timeouts and invocation results.
+
+Emulates Lambda's execution model for Python functions:
+
+* each function has its own execution environments (worker processes), started on demand and kept
+  warm for reuse; one invocation at a time per environment; a cold start reports ``Init Duration``;
+* concurrency per function is bounded by its reserved concurrency, or ``default_concurrency``; an
+  invocation beyond the bound waits for a slot (Lambda's asynchronous-invocation behaviour), or with
+  ``wait_for_slot=False`` is throttled with ``TooManyRequestsException`` as a synchronous ``Invoke``
+  is; reserved concurrency 0 throttles every invocation;
+* a timeout kills the environment and answers ``{"errorMessage": "<time> <id> Task timed out after
+  3.00 seconds"}`` with ``FunctionError: Unhandled``; the seconds are the elapsed time, as AWS prints;
+* an environment that exits answers ``{"errorType": "Runtime.ExitError", "errorMessage": "RequestId:
+  <id> Error: Runtime exited with error: exit status 1"}``; a failed init answers the init error
+  document (``requestId`` empty, as AWS's runtime reports init errors); the environment is replaced
+  either way on the next invocation;
+* environments idle for ``idle_seconds`` (Lambda reclaims idle ones after minutes; 10 by default
+  here) are retired, as are those of a function after :meth:`FunctionRuntime.evict` or once a newer
+  configuration (another :attr:`FunctionSpec.fingerprint`) has been invoked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from batchbridge.domain.arns import new_uuid
+from batchbridge.errors import ServiceError
+from batchbridge.functions import logs
+from batchbridge.functions.errors import TooManyRequestsException
+from batchbridge.functions.logs import LogEvent, LogSink
+from batchbridge.functions.process import PhaseOutcome, WorkerProcess
+from batchbridge.functions.spec import FunctionSpec
+
+_log = logging.getLogger(__name__)
+INIT_TIMEOUT_SECONDS = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class InvocationResult:
+    """What an invocation produced, in the terms of Lambda's Invoke response and REPORT line."""
+
+    status: Literal["ok", "error", "timeout"]
+    payload: bytes
+    function_error: str | None
+    log_tail: str
+    duration_ms: float
+    billed_ms: int
+    max_memory_mb: int
+    init_duration_ms: float | None
+    log_stream_name: str
+    request_id: str
+    executed_version: str
+
+
+@dataclasses.dataclass
+class _Pool:
+    idle: list[WorkerProcess] = dataclasses.field(default_factory=list)
+    workers: set[WorkerProcess] = dataclasses.field(default_factory=set)
+    busy: int = 0
+    generation: int = 0
+    fingerprint: str = ""
+    slots: asyncio.Condition = dataclasses.field(default_factory=asyncio.Condition)
+
+
+class FunctionRuntime:
+    """Runs functions in warm worker processes; log events go to ``log_sink(group, stream, events)``.
+
+    ``base_dir`` holds the extracted packages (:attr:`code_root`) and each worker's ``TMPDIR``.
+    ``base_environment`` is given to every worker under the function's own variables (for example
+    ``AWS_ENDPOINT_URL`` and credentials so that handlers reach this server with boto3).
+    """
+
+    def __init__(
+        self,
+        base_dir: Path,
+        log_sink: LogSink,
+        *,
+        default_concurrency: int = 10,
+        idle_seconds: float = 600.0,
+        base_environment: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.base_dir = Path(base_dir)
+        self._sink = log_sink
+        self._default_concurrency = default_concurrency
+        self._idle_seconds = idle_seconds
+        self._base_environment = dict(base_environment or {})
+        self._clock = clock
+        self._pools: dict[str, _Pool] = {}
+        self._reaper: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def code_root(self) -> Path:
+        """Where :meth:`FunctionCode.from_zip` should extract packages for this runtime."""
+        return self.base_dir / "code"
+
+    def worker_pids(self, name: str | None = None) -> list[int]:
+        """Process ids of the live workers (of one function, or all)."""
+        pools = [self._pools[name]] if name is not None and name in self._pools else []
+        if name is None:
+            pools = list(self._pools.values())
+        return sorted(w.pid for pool in pools for w in pool.workers if w.alive)
+
+    async def invoke(
+        self,
+        spec: FunctionSpec,
+        payload: bytes,
+        *,
+        request_id: str | None = None,
+        tail: bool = False,
+        invoked_arn: str | None = None,
+        client_context: dict[str, Any] | None = None,
+        identity: dict[str, Any] | None = None,
+        wait_for_slot: bool = True,
+    ) -> InvocationResult:
+        """Run ``spec``'s handler once with ``payload`` (JSON bytes) and return its result.
+
+        ``tail`` only decides whether :attr:`InvocationResult.log_tail` is filled.
+        """
+        if self._closed:
+            raise ServiceError("The function runtime is shut down.", code="ServiceException", status=500)
+        self._ensure_reaper()
+        request_id = request_id or new_uuid()
+        pool = self._pools.setdefault(spec.name, _Pool())
+        pool.fingerprint = spec.fingerprint
+        await self._acquire(pool, spec, wait_for_slot)
+        try:
+            worker, init = await self._take_worker(pool, spec)
+            if init is not None and init.kind != "ok":
+                result = self._init_failed(spec, worker, init, request_id, tail)
+                await self._retire(pool, worker)
+                return result
+            result, healthy = await self._run(
+                spec, worker, init, payload, request_id, tail, invoked_arn, client_context, identity
+            )
+            current = worker.fingerprint == pool.fingerprint and worker.generation == pool.generation
+            if healthy and current and not self._closed:
+                pool.idle.append(worker)
+            else:
+                await self._retire(pool, worker)
+            return result
+        finally:
+            async with pool.slots:
+                pool.busy -= 1
+                pool.slots.notify()
+
+    async def evict(self, name: str) -> None:
+        """Retire the function's workers: idle ones now, busy ones when their invocation ends."""
+        pool = self._pools.get(name)
+        if pool is None:
+            return
+        pool.generation += 1
+        idle, pool.idle = pool.idle, []
+        await asyncio.gather(*(self._retire(pool, worker) for worker in idle))
+
+    async def close(self) -> None:
+        """Stop every worker (busy ones included) and the idle reaper; no worker outlives this."""
+        self._closed = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        for pool in self._pools.values():
+            pool.idle = []
+            await asyncio.gather(*(self._retire(pool, worker) for worker in list(pool.workers)))
+
+    async def _acquire(self, pool: _Pool, spec: FunctionSpec, wait: bool) -> None:
+        limit = (
+            spec.reserved_concurrency if spec.reserved_concurrency is not None else self._default_concurrency
+        )
+        reason = (
+            "ReservedFunctionConcurrentInvocationLimitExceeded"
+            if spec.reserved_concurrency is not None
+            else "ConcurrentInvocationLimitExceeded"
+        )
+        if limit <= 0 or (not wait and pool.busy >= limit):
+            raise TooManyRequestsException("Rate Exceeded.", reason=reason)
+        async with pool.slots:
+            await pool.slots.wait_for(lambda: pool.busy < limit)
+            pool.busy += 1
+
+    async def _take_worker(
+        self, pool: _Pool, spec: FunctionSpec
+    ) -> tuple[WorkerProcess, PhaseOutcome | None]:
+        """A warm worker of the current configuration, or a new one with its init outcome."""
+        while pool.idle:
+            worker = pool.idle.pop()
+            if (
+                worker.alive
+                and worker.fingerprint == spec.fingerprint
+                and worker.generation == pool.generation
+            ):
+                return worker, None
+            await self._retire(pool, worker)
+        started = time.monotonic()
+        stream = logs.new_stream_name(spec.version, self._clock())
+        worker = await WorkerProcess.start(
+            spec,
+            stream,
+            base_environment=self._base_environment,
+            tmp_dir=self.base_dir / "tmp" / stream.rsplit("]", 1)[-1],
+            clock=self._clock,
+        )
+        worker.generation = pool.generation
+        pool.workers.add(worker)
+        init = await worker.wait_ready(max(INIT_TIMEOUT_SECONDS, spec.timeout_seconds))
+        worker.init_ms = (time.monotonic() - started) * 1000.0
+        return worker, init
+
+    async def _run(
+        self,
+        spec: FunctionSpec,
+        worker: WorkerProcess,
+        init: PhaseOutcome | None,
+        payload: bytes,
+        request_id: str,
+        tail: bool,
+        invoked_arn: str | None,
+        client_context: dict[str, Any] | None,
+        identity: dict[str, Any] | None,
+    ) -> tuple[InvocationResult, bool]:
+        events: list[LogEvent] = list(init.events) if init is not None else []
+        started_at = self._clock()
+        events.append((int(started_at * 1000), logs.start_line(request_id, spec.version)))
+        header = {
+            "requestId": request_id,
+            "deadlineMs": int(started_at * 1000 + spec.timeout_seconds * 1000),
+            "functionArn": invoked_arn or spec.arn,
+            "clientContext": client_context,
+            "identity": identity,
+        }
+        began = time.monotonic()
+        outcome = await worker.invoke(header, payload, spec.timeout_seconds)
+        duration_ms = (time.monotonic() - began) * 1000.0
+        events.extend(outcome.events)
+        now = self._clock()
+        status: Literal["ok", "error", "timeout"] = "ok"
+        function_error: str | None = None
+        body = outcome.payload
+        after_report: list[LogEvent] = []
+        if outcome.kind == "error":
+            status, function_error = "error", "Unhandled"
+        elif outcome.kind == "timeout":
+            status, function_error = "timeout", "Unhandled"
+            message = logs.timeout_message(now, request_id, duration_ms / 1000.0)
+            body = json.dumps({"errorMessage": message}).encode()
+            after_report.append((int(now * 1000), message + "\n"))
+        elif outcome.kind == "exit":
+            status, function_error = "error", "Unhandled"
+            message = f"RequestId: {request_id} Error: Runtime exited with error: {outcome.exit_detail}"
+            body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
+            events.append((int(now * 1000), f"{message}\nRuntime.ExitError\n"))
+        max_mb = _megabytes(outcome.max_rss_kb)
+        init_ms = worker.init_ms if init is not None else None
+        events.append((int(now * 1000), logs.end_line(request_id)))
+        events.append(
+            (int(now * 1000), logs.report_line(request_id, duration_ms, spec.memory_mb, max_mb, init_ms))
+        )
+        events.extend(after_report)
+        self._emit(spec, worker.stream_name, events)
+        result = InvocationResult(
+            status=status,
+            payload=body,
+            function_error=function_error,
+            log_tail=logs.tail(events) if tail else "",
+            duration_ms=round(duration_ms, 2),
+            billed_ms=logs.billed_ms(duration_ms),
+            max_memory_mb=max_mb,
+            init_duration_ms=round(init_ms, 2) if init_ms is not None else None,
+            log_stream_name=worker.stream_name,
+            request_id=request_id,
+            executed_version=spec.version,
+        )
+        return result, outcome.kind in ("ok", "error") and worker.alive
+
+    def _init_failed(
+        self, spec: FunctionSpec, worker: WorkerProcess, init: PhaseOutcome, request_id: str, tail: bool
+    ) -> InvocationResult:
+        now = self._clock()
+        init_ms = worker.init_ms or 0.0
+        if init.kind == "error":
+            body = init.payload
+        elif init.kind == "timeout":
+            body = json.dumps(
+                {"errorMessage": logs.timeout_message(now, request_id, init_ms / 1000.0)}
+            ).encode()
+        else:
+            message = f"RequestId: {request_id} Error: Runtime exited with error: {init.exit_detail}"
+            body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
+        stamp = int(now * 1000)
+        max_mb = _megabytes(init.max_rss_kb)
+        events = [
+            *init.events,
+            (stamp, logs.start_line(request_id, spec.version)),
+            (stamp, logs.end_line(request_id)),
+            (stamp, logs.report_line(request_id, 0.0, spec.memory_mb, max_mb, init_ms)),
+        ]
+        self._emit(spec, worker.stream_name, events)
+        return InvocationResult(
+            status="timeout" if init.kind == "timeout" else "error",
+            payload=body,
+            function_error="Unhandled",
+            log_tail=logs.tail(events) if tail else "",
+            duration_ms=0.0,
+            billed_ms=0,
+            max_memory_mb=max_mb,
+            init_duration_ms=round(init_ms, 2),
+            log_stream_name=worker.stream_name,
+            request_id=request_id,
+            executed_version=spec.version,
+        )
+
+    def _emit(self, spec: FunctionSpec, stream: str, events: list[LogEvent]) -> None:
+        try:
+            self._sink(spec.log_group_name, stream, events)
+        except Exception:
+            _log.exception("log sink failed for %s %s", spec.log_group_name, stream)
+
+    async def _retire(self, pool: _Pool, worker: WorkerProcess) -> None:
+        with contextlib.suppress(ValueError):
+            pool.idle.remove(worker)
+        pool.workers.discard(worker)
+        await worker.kill()
+        shutil.rmtree(worker.tmp_dir, ignore_errors=True)
+
+    def _ensure_reaper(self) -> None:
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.get_running_loop().create_task(self._reap_idle())
+
+    async def _reap_idle(self) -> None:
+        interval = min(max(self._idle_seconds / 4, 0.05), 30.0)
+        while True:
+            await asyncio.sleep(interval)
+            cutoff = time.monotonic() - self._idle_seconds
+            for pool in list(self._pools.values()):
+                stale = [w for w in pool.idle if w.last_used < cutoff or not w.alive]
+                pool.idle = [w for w in pool.idle if w not in stale]
+                await asyncio.gather(*(self._retire(pool, worker) for worker in stale))
+
+
+def _megabytes(kilobytes: int) -> int:
+    return max(1, -(-kilobytes // 1024))
