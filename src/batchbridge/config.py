@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+import shlex
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ class Settings:
     memory_mib: int = 0
     #: compute environment name -> Ray cluster address.
     ray_bindings: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: container image -> local entrypoint (the command that stands for the image on this host).
+    images: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     @property
     def db_path(self) -> Path:
@@ -79,6 +82,20 @@ def read_credentials_file(path: Path) -> dict[str, str]:
     return creds
 
 
+def parse_images(specs: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Parse ``IMAGE=COMMAND`` items (the command split like a shell would) into an image map."""
+    images: dict[str, tuple[str, ...]] = {}
+    for spec in specs:
+        spec = spec.strip()
+        if not spec:
+            continue
+        image, sep, command = spec.partition("=")
+        if not sep or not image.strip() or not command.strip():
+            raise ValueError(f"image mapping must look like IMAGE=COMMAND, got {spec!r}")
+        images[image.strip()] = tuple(shlex.split(command))
+    return images
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build :class:`Settings` from ``environ`` (default ``os.environ``) and explicit overrides.
 
@@ -102,6 +119,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         values["min_timeout_seconds"] = int(env["BATCHBRIDGE_MIN_TIMEOUT_SECONDS"])
     if "BATCHBRIDGE_KILL_GRACE_SECONDS" in env:
         values["kill_grace_seconds"] = float(env["BATCHBRIDGE_KILL_GRACE_SECONDS"])
+    if "BATCHBRIDGE_IMAGES" in env:
+        values["images"] = parse_images(env["BATCHBRIDGE_IMAGES"].split(";"))
+    if "BATCHBRIDGE_IMAGES" in env:
+        values["images"] = parse_images(env["BATCHBRIDGE_IMAGES"].split(";"))
     creds: dict[str, str] = {}
     key_id = env.get("BATCHBRIDGE_ACCESS_KEY_ID")
     secret = env.get("BATCHBRIDGE_SECRET_ACCESS_KEY")
