@@ -1,0 +1,386 @@
+"""The host agent: a long-lived process per data folder that owns every attempt's processes.
+
+It exists so that jobs survive the batchbridge server: the server may be killed with SIGKILL at
+any moment, yet the attempts keep running (the agent was started in its own session), their
+output and exits are written to ``<data_dir>/agent/attempts/<id>/`` and a restarted server on the
+same data folder reconnects and receives what it missed (see :mod:`batchbridge.executors.protocol`
+for the messages and files).
+
+Durability rules:
+
+* output lines are appended to the attempt's ``output.log`` before they are sent;
+* an exit is written atomically to ``exit.json`` before it is sent, and stays on disk until the
+  server acknowledges it, so an exit is never lost; it is re-sent on ``recover``;
+* records are not fsynced: they survive the crash of any process, not a power loss (after which
+  the attempts' processes are gone too and the engine retries them as unknown).
+
+An agent that finds an attempt folder without ``exit.json`` at start-up belongs to an agent that
+died: its process group is killed (pid and start time must both match) and the attempt is
+forgotten, so ``recover`` reports it unknown.  The agent exits by itself once no server has been
+connected and nothing has run for ``--idle-timeout`` seconds.
+
+Run as ``python -m batchbridge.executors.agent --root <data_dir>/agent``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from batchbridge.executors.base import AttemptExit, LaunchSpec
+from batchbridge.executors.process import AttemptProcess, group_rss_mib, kill_group
+from batchbridge.executors.protocol import (
+    MAX_FRAME,
+    AgentPaths,
+    SocketAddress,
+    decode,
+    encode,
+    process_start_time,
+    read_output,
+    write_atomic,
+)
+
+UNKNOWN_TO_SERVER = "Attempt not known to the server after its restart"
+AGENT_SHUTDOWN = "Host agent shut down"
+
+
+class Connection:
+    """One connected server; outgoing messages are batched into one write per loop pass."""
+
+    def __init__(self, writer: asyncio.StreamWriter, loop: asyncio.AbstractEventLoop) -> None:
+        self.writer = writer
+        self.loop = loop
+        self._buffer: list[bytes] = []
+        self.closed = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        if not self._buffer:
+            self.loop.call_soon(self._flush)
+        self._buffer.append(encode(message))
+
+    def _flush(self) -> None:
+        if self._buffer and not self.closed:
+            self.writer.write(b"".join(self._buffer))
+        self._buffer.clear()
+
+
+class Agent:
+    """Runs attempts for whichever server is connected and keeps their records."""
+
+    def __init__(self, paths: AgentPaths, idle_timeout: float, sample_interval: float) -> None:
+        self.paths = paths
+        self.idle_timeout = idle_timeout
+        self.sample_interval = sample_interval
+        self.host_id = socket.gethostname()
+        self.container_instance_id = self._host_identity()
+        self.running: dict[str, AttemptProcess] = {}
+        self.finished: dict[str, AttemptExit] = {}
+        self.subscribers: dict[str, Connection] = {}
+        self.discard: set[str] = set()
+        self.connections: set[Connection] = set()
+        self.idle_since = time.monotonic()
+        self.done = asyncio.Event()
+        self.shutting_down: list[tuple[Connection, int]] = []
+        self.loop = asyncio.get_running_loop()
+
+    def _host_identity(self) -> str:
+        try:
+            return str(json.loads(self.paths.host.read_bytes())["container_instance_id"])
+        except (OSError, ValueError, KeyError):
+            identity = str(uuid.uuid4())
+            write_atomic(self.paths.host, json.dumps({"container_instance_id": identity}).encode())
+            return identity
+
+    # -- start-up --------------------------------------------------------------------------
+
+    def load_records(self) -> None:
+        """Keep unacknowledged exits; kill and forget attempts whose agent died under them."""
+        self.paths.attempts.mkdir(parents=True, exist_ok=True)
+        for folder in self.paths.attempts.iterdir():
+            try:
+                exit = AttemptExit.from_json(json.loads((folder / "exit.json").read_bytes()))
+            except (OSError, ValueError, TypeError):
+                self._kill_orphan(folder)
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            self.finished[exit.attempt_id] = exit
+
+    @staticmethod
+    def _kill_orphan(folder: Path) -> None:
+        try:
+            launch = json.loads((folder / "launch.json").read_bytes())
+            pid, start_time = int(launch["pid"]), launch["start_time"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        if start_time is not None and process_start_time(pid) == start_time:
+            kill_group(pid, signal.SIGKILL)
+
+    # -- attempt callbacks -----------------------------------------------------------------
+
+    def _lines(self, attempt: AttemptProcess, records: list[list[object]]) -> None:
+        conn = self.subscribers.get(attempt.spec.attempt_id)
+        if conn is not None:
+            conn.send({"op": "out", "attempt_id": attempt.spec.attempt_id, "lines": records})
+
+    def _exited(self, attempt: AttemptProcess, exit: AttemptExit) -> None:
+        attempt_id = exit.attempt_id
+        self.running.pop(attempt_id, None)
+        if attempt_id in self.discard:
+            self.discard.discard(attempt_id)
+            self.subscribers.pop(attempt_id, None)
+            shutil.rmtree(attempt.record_dir, ignore_errors=True)
+        else:
+            write_atomic(attempt.record_dir / "exit.json", json.dumps(exit.to_json()).encode())
+            self.finished[attempt_id] = exit
+            conn = self.subscribers.get(attempt_id)
+            if conn is not None:
+                conn.send({"op": "exit", "exit": exit.to_json()})
+        if not self.running:
+            self.idle_since = time.monotonic()
+            for conn, request_id in self.shutting_down:
+                conn.send({"op": "bye", "id": request_id})
+            if self.shutting_down:
+                self.loop.call_soon(self.done.set)
+
+    # -- requests --------------------------------------------------------------------------
+
+    def handle(self, conn: Connection, message: dict[str, Any]) -> None:
+        op = message["op"]
+        if op == "launch":
+            self.launch(conn, message)
+        elif op == "ack":
+            self.acknowledge(message.get("attempt_ids", []))
+        elif op == "stop":
+            attempt = self.running.get(message["attempt_id"])
+            if attempt is not None:
+                attempt.stop(str(message.get("reason", "")))
+        elif op == "recover":
+            self.recover(conn, message)
+        elif op == "hello":
+            conn.send(
+                {
+                    "op": "hello",
+                    "id": message.get("id"),
+                    "host_id": self.host_id,
+                    "container_instance_id": self.container_instance_id,
+                    "agent_pid": os.getpid(),
+                }
+            )
+        elif op == "shutdown":
+            self.shutdown(conn, int(message.get("id", 0)))
+        else:
+            conn.send({"op": "error", "id": message.get("id"), "message": f"unknown op {op!r}"})
+
+    def launch(self, conn: Connection, message: dict[str, Any]) -> None:
+        request_id = message.get("id")
+        try:
+            spec = LaunchSpec.from_json(message["spec"])
+        except Exception as error:
+            conn.send({"op": "error", "id": request_id, "message": f"invalid launch spec: {error}"})
+            return
+        attempt_id = spec.attempt_id
+        existing = self.running.get(attempt_id)
+        if existing is not None or attempt_id in self.finished:
+            if existing is not None:
+                pid, started = existing.pid, existing.started_at_ms
+            else:
+                pid, started = None, self.finished[attempt_id].started_at_ms
+            conn.send(self._launched(request_id, attempt_id, pid, started, existing))
+            return
+        folder = self.paths.attempt_dir(attempt_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        attempt = AttemptProcess(spec, folder, self.loop, self._lines, self._exited)
+        self.subscribers[attempt_id] = conn
+        self.running[attempt_id] = attempt
+        attempt.spawn()
+        conn.send(self._launched(request_id, attempt_id, attempt.pid, attempt.started_at_ms, attempt))
+
+    @staticmethod
+    def _launched(
+        request_id: Any, attempt_id: str, pid: int | None, started: int | None, attempt: AttemptProcess | None
+    ) -> dict[str, Any]:
+        start_time = attempt.start_time if attempt is not None else None
+        return {
+            "op": "launched",
+            "id": request_id,
+            "attempt_id": attempt_id,
+            "pid": pid,
+            "started_at_ms": started,
+            "start_time": start_time,
+        }
+
+    def acknowledge(self, attempt_ids: Sequence[str]) -> None:
+        for attempt_id in attempt_ids:
+            if self.finished.pop(attempt_id, None) is not None:
+                self.subscribers.pop(attempt_id, None)
+                shutil.rmtree(self.paths.attempt_dir(attempt_id), ignore_errors=True)
+
+    def recover(self, conn: Connection, message: dict[str, Any]) -> None:
+        known: dict[str, int] = {str(k): int(v) for k, v in message.get("known", {}).items()}
+        for attempt_id, attempt in list(self.running.items()):
+            if attempt_id not in known:
+                self.discard.add(attempt_id)
+                self.subscribers.pop(attempt_id, None)
+                attempt.stop(UNKNOWN_TO_SERVER)
+        for attempt_id in [a for a in self.finished if a not in known]:
+            self.acknowledge([attempt_id])
+        states: dict[str, str] = {}
+        exits: dict[str, Any] = {}
+        pids: dict[str, Any] = {}
+        started: dict[str, Any] = {}
+        backlog: list[dict[str, Any]] = []
+        for attempt_id, last_seq in known.items():
+            running = self.running.get(attempt_id)
+            exit = self.finished.get(attempt_id)
+            if running is None and exit is None:
+                states[attempt_id] = "unknown"
+                continue
+            self.subscribers[attempt_id] = conn
+            records = read_output(self.paths.attempt_dir(attempt_id) / "output.log", last_seq)
+            if records:
+                backlog.append({"op": "out", "attempt_id": attempt_id, "lines": records})
+            if running is not None:
+                states[attempt_id] = "running"
+                pids[attempt_id] = [running.pid, running.start_time]
+                started[attempt_id] = running.started_at_ms
+            else:
+                assert exit is not None
+                states[attempt_id] = "exited"
+                exits[attempt_id] = exit.to_json()
+                started[attempt_id] = exit.started_at_ms
+                backlog.append({"op": "exit", "exit": exit.to_json()})
+        conn.send(
+            {
+                "op": "recovered",
+                "id": message.get("id"),
+                "states": states,
+                "exits": exits,
+                "pids": pids,
+                "started": started,
+            }
+        )
+        for item in backlog:
+            conn.send(item)
+
+    def shutdown(self, conn: Connection, request_id: int) -> None:
+        self.shutting_down.append((conn, request_id))
+        if not self.running:
+            conn.send({"op": "bye", "id": request_id})
+            self.loop.call_soon(self.done.set)
+            return
+        for attempt in list(self.running.values()):
+            attempt.kill_now(AGENT_SHUTDOWN)
+
+    # -- serving ---------------------------------------------------------------------------
+
+    async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = Connection(writer, self.loop)
+        self.connections.add(conn)
+        try:
+            while True:
+                try:
+                    frame = await reader.readline()
+                except (ConnectionError, ValueError):
+                    break
+                if not frame:
+                    break
+                try:
+                    message = decode(frame)
+                except ValueError as error:
+                    conn.send({"op": "error", "message": f"bad frame: {error}"})
+                    continue
+                self.handle(conn, message)
+        finally:
+            conn.closed = True
+            self.connections.discard(conn)
+            for attempt_id in [a for a, c in self.subscribers.items() if c is conn]:
+                del self.subscribers[attempt_id]
+            self.idle_since = time.monotonic()
+            writer.close()
+
+    async def sample_memory(self) -> None:
+        """Kill any attempt whose process group's resident memory exceeds its MEMORY limit."""
+        while True:
+            await asyncio.sleep(self.sample_interval)
+            limited = {a.pid: a for a in self.running.values() if a.spec.memory_mib and a.pid is not None}
+            if not limited:
+                continue
+            for pgid, used in group_rss_mib(set(limited)).items():
+                attempt = limited[pgid]
+                assert attempt.spec.memory_mib is not None
+                if used > attempt.spec.memory_mib:
+                    attempt.out_of_memory()
+
+    async def watch_idle(self) -> None:
+        while not self.done.is_set():
+            await asyncio.sleep(min(1.0, self.idle_timeout / 4))
+            idle = not self.connections and not self.running
+            if idle and time.monotonic() - self.idle_since >= self.idle_timeout:
+                self.done.set()
+
+
+async def serve(paths: AgentPaths, idle_timeout: float, sample_interval: float) -> None:
+    agent = Agent(paths, idle_timeout, sample_interval)
+    agent.load_records()
+    with contextlib.suppress(FileNotFoundError):
+        paths.socket.unlink()
+    address = SocketAddress(paths.socket)
+    with address as path:
+        server = await asyncio.start_unix_server(agent.serve_connection, path=path, limit=MAX_FRAME)
+    tasks = [asyncio.create_task(agent.sample_memory()), asyncio.create_task(agent.watch_idle())]
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, agent.done.set)
+    try:
+        await agent.done.wait()
+    finally:
+        server.close()
+        with contextlib.suppress(FileNotFoundError):
+            paths.socket.unlink()
+        for task in tasks:
+            task.cancel()
+        await asyncio.sleep(0.05)
+        for conn in list(agent.connections):
+            conn.writer.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="batchbridge-agent", description="batchbridge host agent")
+    parser.add_argument("--root", type=Path, required=True, help="the agent folder, <data_dir>/agent")
+    parser.add_argument("--idle-timeout", type=float, default=60.0)
+    parser.add_argument("--sample-interval", type=float, default=0.1)
+    args = parser.parse_args(argv)
+    paths = AgentPaths(args.root)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    lock_fd = os.open(paths.pidfile, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("another agent already serves this folder", file=sys.stderr)
+        return 0
+    os.ftruncate(lock_fd, 0)
+    os.write(lock_fd, f"{os.getpid()}\n".encode())
+    try:
+        asyncio.run(serve(paths, args.idle_timeout, args.sample_interval))
+    finally:
+        os.ftruncate(lock_fd, 0)
+        os.close(lock_fd)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

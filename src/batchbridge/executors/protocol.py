@@ -1,0 +1,168 @@
+"""The host agent's wire protocol and on-disk layout, shared by the agent and the local executor.
+
+Transport: a unix stream socket, ``<data_dir>/agent/agent.sock``.  Framing: newline-delimited JSON,
+one object per line, UTF-8.  Every object has an ``op``.  Requests that expect a reply carry an
+integer ``id`` that the reply repeats.  Both sides batch: all messages produced during one pass of
+the event loop leave in a single write.
+
+Server to agent:
+
+* ``{"op": "hello", "id": n}`` -> ``{"op": "hello", "id": n, "host_id", "container_instance_id",
+  "agent_pid"}``
+* ``{"op": "launch", "id": n, "spec": {LaunchSpec}}`` -> ``{"op": "launched", "id": n,
+  "attempt_id", "pid", "started_at_ms"}`` (``pid``/``started_at_ms`` null when the command could not
+  be started; the attempt's exit follows).  Launching an attempt id the agent already holds answers
+  with that attempt's record and starts nothing.
+* ``{"op": "stop", "attempt_id", "reason"}`` (no reply; the exit follows).
+* ``{"op": "recover", "id": n, "known": {attempt_id: last_seq}}`` -> ``{"op": "recovered", "id": n,
+  "states": {attempt_id: "running" | "exited" | "unknown"}, "exits": {attempt_id: {AttemptExit}},
+  "pids": {attempt_id: pid}, "started": {attempt_id: ms}}``, then the missed output lines and exits.
+* ``{"op": "ack", "attempt_ids": [...]}`` (no reply): the server durably recorded those exits.
+* ``{"op": "shutdown", "id": n}`` -> ``{"op": "bye", "id": n}`` once every attempt is killed.
+
+Agent to server:
+
+* ``{"op": "out", "attempt_id", "lines": [[seq, timestamp_ms, "o" | "e", message], ...]}``
+* ``{"op": "exit", "exit": {AttemptExit}}``
+
+Files under ``<data_dir>/agent/``: ``agent.pid`` (holds the agent's pid; the agent keeps an
+exclusive ``flock`` on it, so at most one agent runs per data folder), ``agent.sock``, ``agent.log``
+(the agent's own diagnostics), ``host.json`` (the stable ``container_instance_id``) and
+``attempts/<attempt_id>/`` with ``launch.json`` (spec, pid, process start time), ``output.log`` (one
+JSON array ``[seq, timestamp_ms, "o" | "e", message]`` per line, append-only) and ``exit.json``
+(written to a temporary name and renamed, so it is either absent or complete).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from batchbridge.executors.base import Stream
+
+#: Longest message line accepted on the socket (a launch spec with a large environment fits).
+MAX_FRAME = 64 * 1024 * 1024
+#: Longest output line kept whole; longer lines are split (CloudWatch Logs caps events at 256 KiB).
+MAX_LINE_BYTES = 256 * 1024
+#: Unix socket paths longer than this are reached through ``/proc/self/fd/<dirfd>/``.
+_MAX_SOCKET_PATH = 100
+
+STREAM_CODES = {"stdout": "o", "stderr": "e"}
+STREAM_NAMES: dict[str, Stream] = {"o": "stdout", "e": "stderr"}
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentPaths:
+    """Where one data folder's agent keeps its files."""
+
+    root: Path
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path) -> AgentPaths:
+        return cls(Path(data_dir) / "agent")
+
+    @property
+    def pidfile(self) -> Path:
+        return self.root / "agent.pid"
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "agent.sock"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "agent.log"
+
+    @property
+    def host(self) -> Path:
+        return self.root / "host.json"
+
+    @property
+    def attempts(self) -> Path:
+        return self.root / "attempts"
+
+    def attempt_dir(self, attempt_id: str) -> Path:
+        return self.attempts / attempt_id
+
+
+class SocketAddress:
+    """A unix socket path usable with bind/connect, even when the real path exceeds ``sun_path``.
+
+    Linux limits socket paths to 107 bytes; test folders and deep data folders exceed that.  A long
+    path is reached as ``/proc/self/fd/<fd>/agent.sock`` through an open descriptor of its folder.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._dirfd: int | None = None
+
+    def __enter__(self) -> str:
+        text = str(self.path)
+        if len(text.encode()) <= _MAX_SOCKET_PATH:
+            return text
+        self._dirfd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        return f"/proc/self/fd/{self._dirfd}/{self.path.name}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._dirfd is not None:
+            os.close(self._dirfd)
+            self._dirfd = None
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One frame: compact JSON and a newline."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def decode(frame: bytes) -> dict[str, Any]:
+    value = json.loads(frame)
+    if not isinstance(value, dict) or not isinstance(value.get("op"), str):
+        raise ValueError("agent protocol frame must be a JSON object with an 'op'")
+    return value
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either nothing or all of it."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def process_start_time(pid: int) -> int | None:
+    """The start time of ``pid`` in clock ticks since boot (field 22 of /proc/<pid>/stat).
+
+    Stored next to a pid so that a recycled pid is never mistaken for the attempt's process.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(b")") + 2 :].split()
+    return int(fields[19])
+
+
+def read_output(path: Path, after_seq: int) -> list[list[Any]]:
+    """The output records of one attempt whose ``seq`` is greater than ``after_seq``."""
+    records: list[list[Any]] = []
+    try:
+        with open(path, "rb") as handle:
+            for raw in handle:
+                if not raw.endswith(b"\n"):
+                    break
+                record = json.loads(raw)
+                if record[0] > after_seq:
+                    records.append(record)
+    except FileNotFoundError:
+        pass
+    return records
