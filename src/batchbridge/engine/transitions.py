@@ -1,0 +1,143 @@
+"""Applying job status changes: table check, compare-and-set, event, follow-ups, one transaction.
+
+Every status change of a job, wherever it is decided (scheduler, exit handling, CancelJob,
+TerminateJob, reconcile), goes through :class:`JobWriter.move`:
+
+1. the lifecycle table allows it (:func:`~batchbridge.domain.lifecycle.check_transition`);
+2. the row is updated only if it still holds the status that was read (compare-and-set);
+3. the ``Batch Job State Change`` event is built from the job as it now is and written to the
+   outbox in the same transaction (AWS sends one per change, never for the initial submission;
+   array children are born PENDING without an event, treated like a submission);
+4. follow-ups run in the same transaction: a child's move updates its parent's ``statusSummary``
+   counts; a terminal job releases or fails its dependents (``Dependent Job failed``); the last
+   child to end rolls the parent up to SUCCEEDED (all succeeded) or FAILED.
+
+Dependents that the caller asked to cancel while they waited (CancelJob on PENDING completes only
+once the dependencies are done, per the CancelJob reference) end FAILED with the caller's reason.
+The parent's statusReason is left absent on roll-up (open point of the spec) and is the caller's
+reason when the array was cancelled or terminated.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+
+from batchbridge.domain.arns import new_uuid, parse_arn
+from batchbridge.domain.job_events import final_status_of_array, state_change_event
+from batchbridge.domain.jobs import Job
+from batchbridge.domain.lifecycle import JobKind, JobStatus, check_transition, is_terminal
+from batchbridge.store import jobs as job_store
+from batchbridge.store import outbox
+
+DEPENDENT_FAILED = "Dependent Job failed"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class JobWriter:
+    """Applies moves inside one open transaction; call :meth:`finish` before the commit."""
+
+    def __init__(self, conn: sqlite3.Connection, clock: Callable[[], int] = now_ms) -> None:
+        self.conn = conn
+        self.clock = clock
+        self.events: list[dict[str, Any]] = []
+        self.moved: list[Job] = []
+        self._terminal: collections.deque[Job] = collections.deque()
+
+    def move(self, job: Job, target: JobStatus, mutate: Callable[[Job], None] | None = None) -> bool:
+        """Move ``job`` to ``target`` (applying ``mutate`` first); ``False`` if someone moved it first."""
+        check_transition(job.kind, job.status, target)
+        old = job.status
+        job.status = target
+        if mutate is not None:
+            mutate(job)
+        if not job_store.update_job(self.conn, job, old):
+            job.status = old
+            return False
+        summary: dict[str, int] | None = None
+        if job.kind is JobKind.ARRAY_CHILD and job.parent_id is not None:
+            job_store.move_count(self.conn, job.parent_id, old, target)
+        elif job.kind is JobKind.ARRAY_PARENT:
+            summary = job_store.array_counts(self.conn, job.job_id)
+        self.events.append(self._event(job, summary))
+        self.moved.append(job)
+        if is_terminal(target):
+            self._terminal.append(job)
+        return True
+
+    def _event(self, job: Job, summary: dict[str, int] | None) -> dict[str, Any]:
+        arn = parse_arn(job.job_arn)
+        account = arn.account if arn else ""
+        region = arn.region if arn else ""
+        return state_change_event(
+            job, event_id=new_uuid(), account=account, region=region, at_ms=self.clock(), summary=summary
+        )
+
+    def fail(self, job: Job, reason: str, *, cancelled: bool = False, terminated: bool = False) -> bool:
+        """Move a job that did not (or no longer) run to FAILED with ``reason``."""
+        stamp = self.clock()
+
+        def apply(j: Job) -> None:
+            j.status_reason = reason
+            j.stopped_at = stamp
+            j.is_cancelled = j.is_cancelled or cancelled
+            j.is_terminated = j.is_terminated or terminated
+
+        return self.move(job, JobStatus.FAILED, apply)
+
+    def finish(self) -> list[Job]:
+        """Run the follow-ups of terminal moves and write every event; return the jobs moved."""
+        while self._terminal:
+            job = self._terminal.popleft()
+            if job.status is JobStatus.SUCCEEDED:
+                self._release_dependents(job)
+            else:
+                self._fail_dependents(job)
+            if job.kind is JobKind.ARRAY_CHILD and job.parent_id is not None:
+                self._roll_up(job.parent_id)
+        if self.events:
+            outbox.append_events(self.conn, self.events)
+        return self.moved
+
+    def _release_dependents(self, job: Job) -> None:
+        ready = job_store.resolve_edges_to(self.conn, job.job_id)
+        for dependent in job_store.get_jobs(self.conn, ready).values():
+            if dependent.status is not JobStatus.PENDING:
+                continue
+            if dependent.cancel_reason is not None:
+                self.fail(dependent, dependent.cancel_reason, cancelled=True)
+            else:
+                self.move(dependent, JobStatus.RUNNABLE)
+
+    def _fail_dependents(self, job: Job) -> None:
+        waiting = job_store.dependents_of(self.conn, job.job_id)
+        for dependent in job_store.get_jobs(self.conn, waiting).values():
+            if dependent.status not in (JobStatus.SUBMITTED, JobStatus.PENDING):
+                continue
+            if dependent.cancel_reason is not None:
+                self.fail(dependent, dependent.cancel_reason, cancelled=True)
+            else:
+                self.fail(dependent, DEPENDENT_FAILED)
+
+    def _roll_up(self, parent_id: str) -> None:
+        parent = job_store.get_job(self.conn, parent_id)
+        if parent is None or is_terminal(parent.status) or parent.array_size is None:
+            return
+        counts = job_store.array_counts(self.conn, parent_id)
+        final = final_status_of_array(counts, parent.array_size)
+        if final is None:
+            return
+        stamp = self.clock()
+
+        def apply(j: Job) -> None:
+            j.stopped_at = stamp
+            if final is JobStatus.FAILED and j.cancel_reason is not None:
+                j.status_reason = j.cancel_reason
+
+        self.move(parent, final, apply)

@@ -1,0 +1,348 @@
+"""Jobs, their dependency edges and array counts in SQLite.
+
+Tables:
+
+* ``jobs``: one row per job (single, array parent, array child).  Indexed columns for the
+  lookups the service and engine make (``id``; ``queue_arn, status, seq`` for placement and
+  ListJobs in submission order; ``parent_id, array_index`` for children; ``status, waiting, seq``
+  for the scheduler), and ``doc``, the whole :class:`~batchbridge.domain.jobs.Job` as JSON.
+  DescribeJobs of one job is a primary-key lookup whatever the table size.
+* ``job_dependencies``: edges ``job_id`` waits for ``depends_on``; ``jobs.waiting`` counts the
+  edges still open, so a job is ready when it is PENDING with ``waiting = 0``.
+* ``array_counts``: children per status for each array parent, kept in the child transitions'
+  transactions, so ``statusSummary`` and the parent roll-up are O(1) reads.
+* ``attempt_output``: the last output ``seq`` stored per attempt (for executor recovery).
+
+Status changes are compare-and-set: :func:`update_job` writes only if the row still holds the
+status the caller read (``UPDATE ... WHERE id = ? AND status = ?``).  Bulk inserts (an array of
+10,000 children) use one ``executemany`` inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from batchbridge.domain.jobs import Job
+from batchbridge.domain.lifecycle import JobKind, JobStatus
+
+MIGRATIONS: Sequence[tuple[str, str]] = (
+    (
+        "jobs-0001",
+        """
+        CREATE TABLE jobs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            queue_arn TEXT NOT NULL,
+            parent_id TEXT,
+            array_index INTEGER,
+            name TEXT NOT NULL,
+            definition_arn TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            waiting INTEGER NOT NULL DEFAULT 0,
+            stop_requested INTEGER NOT NULL DEFAULT 0,
+            doc TEXT NOT NULL
+        );
+        CREATE INDEX jobs_queue_status ON jobs(queue_arn, status, seq);
+        CREATE INDEX jobs_status_ready ON jobs(status, waiting, seq);
+        CREATE INDEX jobs_parent ON jobs(parent_id, array_index) WHERE parent_id IS NOT NULL;
+        CREATE INDEX jobs_stop ON jobs(stop_requested) WHERE stop_requested = 1;
+        CREATE TABLE job_dependencies (
+            job_id TEXT NOT NULL,
+            depends_on TEXT NOT NULL,
+            PRIMARY KEY (job_id, depends_on)
+        );
+        CREATE INDEX job_dependencies_target ON job_dependencies(depends_on);
+        CREATE TABLE array_counts (
+            parent_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (parent_id, status)
+        );
+        CREATE TABLE attempt_output (
+            attempt_id TEXT PRIMARY KEY,
+            last_seq INTEGER NOT NULL
+        );
+        """,
+    ),
+)
+
+
+def _dump(job: Job) -> str:
+    return json.dumps(job.to_doc(), separators=(",", ":"))
+
+
+def _load(row: sqlite3.Row) -> Job:
+    return Job.from_doc(json.loads(row["doc"]))
+
+
+def insert_jobs(
+    conn: sqlite3.Connection, jobs: Sequence[Job], waiting: Mapping[str, int] | None = None
+) -> None:
+    """Insert ``jobs`` (one ``executemany``); ``waiting`` gives each job's count of open edges."""
+    counts = waiting or {}
+    conn.executemany(
+        "INSERT INTO jobs(id, kind, status, queue_arn, parent_id, array_index, name, definition_arn,"
+        " created_at, waiting, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                j.job_id,
+                j.kind.value,
+                j.status.value,
+                j.queue_arn,
+                j.parent_id,
+                j.array_index,
+                j.name,
+                j.definition_arn,
+                j.created_at,
+                counts.get(j.job_id, 0),
+                _dump(j),
+            )
+            for j in jobs
+        ],
+    )
+
+
+def insert_dependencies(conn: sqlite3.Connection, edges: Iterable[tuple[str, str]]) -> None:
+    """Record that each ``(job_id, depends_on)`` pair waits."""
+    conn.executemany("INSERT OR IGNORE INTO job_dependencies(job_id, depends_on) VALUES (?, ?)", list(edges))
+
+
+def get_job(conn: sqlite3.Connection, job_id: str) -> Job | None:
+    row = conn.execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return None if row is None else _load(row)
+
+
+def get_jobs(conn: sqlite3.Connection, job_ids: Sequence[str]) -> dict[str, Job]:
+    """The stored jobs among ``job_ids`` (unknown ids are absent), by id."""
+    found: dict[str, Job] = {}
+    for start in range(0, len(job_ids), 500):
+        chunk = list(job_ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT doc FROM jobs WHERE id IN ({marks})", chunk):
+            job = _load(row)
+            found[job.job_id] = job
+    return found
+
+
+def statuses(conn: sqlite3.Connection, job_ids: Sequence[str]) -> dict[str, JobStatus]:
+    out: dict[str, JobStatus] = {}
+    for start in range(0, len(job_ids), 500):
+        chunk = list(job_ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT id, status FROM jobs WHERE id IN ({marks})", chunk):
+            out[str(row["id"])] = JobStatus(row["status"])
+    return out
+
+
+def update_job(conn: sqlite3.Connection, job: Job, expected: JobStatus) -> bool:
+    """Write ``job`` only if its row still has status ``expected``; report whether it did."""
+    cur = conn.execute(
+        "UPDATE jobs SET status = ?, doc = ? WHERE id = ? AND status = ?",
+        (job.status.value, _dump(job), job.job_id, expected.value),
+    )
+    return cur.rowcount > 0
+
+
+def request_stop(conn: sqlite3.Connection, job_id: str, flag: bool = True) -> None:
+    conn.execute("UPDATE jobs SET stop_requested = ? WHERE id = ?", (1 if flag else 0, job_id))
+
+
+def stop_requested(conn: sqlite3.Connection, limit: int = 500) -> list[Job]:
+    rows = conn.execute("SELECT doc FROM jobs WHERE stop_requested = 1 LIMIT ?", (limit,)).fetchall()
+    return [_load(r) for r in rows]
+
+
+def ids_in_status(
+    conn: sqlite3.Connection, status: JobStatus, *, ready_only: bool = False, limit: int = 1000
+) -> list[str]:
+    """Ids in ``status`` in submission order; ``ready_only`` keeps those with no open dependency."""
+    if ready_only:
+        sql = "SELECT id FROM jobs WHERE status = ? AND waiting = 0 ORDER BY seq LIMIT ?"
+    else:
+        sql = "SELECT id FROM jobs WHERE status = ? ORDER BY seq LIMIT ?"
+    return [str(r["id"]) for r in conn.execute(sql, (status.value, limit))]
+
+
+def jobs_in_status(conn: sqlite3.Connection, status: JobStatus, limit: int = 1000) -> list[Job]:
+    rows = conn.execute(
+        "SELECT doc FROM jobs WHERE status = ? ORDER BY seq LIMIT ?", (status.value, limit)
+    ).fetchall()
+    return [_load(r) for r in rows]
+
+
+def runnable_in_queue(conn: sqlite3.Connection, queue_arn: str, limit: int) -> list[Job]:
+    """RUNNABLE jobs of one queue in submission order (FIFO)."""
+    rows = conn.execute(
+        "SELECT doc FROM jobs WHERE queue_arn = ? AND status = 'RUNNABLE' ORDER BY seq LIMIT ?",
+        (queue_arn, limit),
+    ).fetchall()
+    return [_load(r) for r in rows]
+
+
+def runnable_queues(conn: sqlite3.Connection) -> list[str]:
+    rows = conn.execute("SELECT DISTINCT queue_arn FROM jobs WHERE status = 'RUNNABLE'").fetchall()
+    return [str(r["queue_arn"]) for r in rows]
+
+
+def children(conn: sqlite3.Connection, parent_id: str) -> list[Job]:
+    rows = conn.execute(
+        "SELECT doc FROM jobs WHERE parent_id = ? ORDER BY array_index", (parent_id,)
+    ).fetchall()
+    return [_load(r) for r in rows]
+
+
+def child_ids_in(conn: sqlite3.Connection, parent_id: str, status_list: Iterable[JobStatus]) -> list[str]:
+    wanted = [s.value for s in status_list]
+    marks = ",".join("?" * len(wanted))
+    rows = conn.execute(
+        f"SELECT id FROM jobs WHERE parent_id = ? AND status IN ({marks}) ORDER BY array_index",
+        (parent_id, *wanted),
+    ).fetchall()
+    return [str(r["id"]) for r in rows]
+
+
+# --- array counts -------------------------------------------------------------------------------
+
+
+def init_counts(conn: sqlite3.Connection, parent_id: str, status: JobStatus, n: int) -> None:
+    conn.execute(
+        "INSERT INTO array_counts(parent_id, status, n) VALUES (?, ?, ?)"
+        " ON CONFLICT(parent_id, status) DO UPDATE SET n = n + excluded.n",
+        (parent_id, status.value, n),
+    )
+
+
+def move_count(conn: sqlite3.Connection, parent_id: str, old: JobStatus, new: JobStatus) -> None:
+    """One child of ``parent_id`` moved from ``old`` to ``new``."""
+    conn.execute(
+        "UPDATE array_counts SET n = n - 1 WHERE parent_id = ? AND status = ?", (parent_id, old.value)
+    )
+    init_counts(conn, parent_id, new, 1)
+
+
+def array_counts(conn: sqlite3.Connection, parent_id: str) -> dict[str, int]:
+    rows = conn.execute("SELECT status, n FROM array_counts WHERE parent_id = ?", (parent_id,)).fetchall()
+    return {str(r["status"]): int(r["n"]) for r in rows}
+
+
+# --- dependencies -------------------------------------------------------------------------------
+
+
+def dependents_of(conn: sqlite3.Connection, job_id: str) -> list[str]:
+    rows = conn.execute("SELECT job_id FROM job_dependencies WHERE depends_on = ?", (job_id,)).fetchall()
+    return [str(r["job_id"]) for r in rows]
+
+
+def resolve_edges_to(conn: sqlite3.Connection, job_id: str) -> list[str]:
+    """Close every edge pointing at ``job_id`` (it succeeded); return the waiting jobs now ready."""
+    waiting = dependents_of(conn, job_id)
+    if not waiting:
+        return []
+    conn.execute("DELETE FROM job_dependencies WHERE depends_on = ?", (job_id,))
+    conn.executemany("UPDATE jobs SET waiting = waiting - 1 WHERE id = ?", [(w,) for w in waiting])
+    ready: list[str] = []
+    for start in range(0, len(waiting), 500):
+        chunk = waiting[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        ready.extend(
+            str(r["id"])
+            for r in conn.execute(f"SELECT id FROM jobs WHERE id IN ({marks}) AND waiting <= 0", chunk)
+        )
+    return ready
+
+
+def open_dependencies(conn: sqlite3.Connection, job_id: str) -> list[str]:
+    rows = conn.execute("SELECT depends_on FROM job_dependencies WHERE job_id = ?", (job_id,)).fetchall()
+    return [str(r["depends_on"]) for r in rows]
+
+
+# --- attempt output -----------------------------------------------------------------------------
+
+
+def record_output_seq(conn: sqlite3.Connection, seqs: Mapping[str, int]) -> None:
+    conn.executemany(
+        "INSERT INTO attempt_output(attempt_id, last_seq) VALUES (?, ?)"
+        " ON CONFLICT(attempt_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
+        list(seqs.items()),
+    )
+
+
+def output_seqs(conn: sqlite3.Connection, attempt_ids: Sequence[str]) -> dict[str, int]:
+    out = {a: 0 for a in attempt_ids}
+    for start in range(0, len(attempt_ids), 500):
+        chunk = list(attempt_ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"SELECT attempt_id, last_seq FROM attempt_output WHERE attempt_id IN ({marks})", chunk
+        ):
+            out[str(row["attempt_id"])] = int(row["last_seq"])
+    return out
+
+
+# --- listing ------------------------------------------------------------------------------------
+
+
+def list_jobs(
+    conn: sqlite3.Connection,
+    *,
+    queue_arn: str | None = None,
+    parent_id: str | None = None,
+    status: JobStatus | None = None,
+    name_prefix: str | None = None,
+    name_exact: str | None = None,
+    definition_arn: str | None = None,
+    definition_prefix: str | None = None,
+    before: int | None = None,
+    after: int | None = None,
+    newest_first: bool = False,
+    after_seq: int | None = None,
+    limit: int = 100,
+) -> list[tuple[int, Job]]:
+    """One page of ``(seq, job)`` rows matching the filters, keyset-paged on ``seq``."""
+    conds: list[str] = []
+    params: list[Any] = []
+    if queue_arn is not None:
+        conds.append("queue_arn = ? AND kind != ?")
+        params += [queue_arn, JobKind.ARRAY_CHILD.value]
+    if parent_id is not None:
+        conds.append("parent_id = ?")
+        params.append(parent_id)
+    if status is not None:
+        conds.append("status = ?")
+        params.append(status.value)
+    if name_exact is not None:
+        conds.append("lower(name) = lower(?)")
+        params.append(name_exact)
+    if name_prefix is not None:
+        conds.append("lower(substr(name, 1, ?)) = lower(?)")
+        params += [len(name_prefix), name_prefix]
+    if definition_arn is not None:
+        conds.append("definition_arn = ?")
+        params.append(definition_arn)
+    if definition_prefix is not None:
+        conds.append("substr(definition_arn, 1, ?) = ?")
+        params += [len(definition_prefix), definition_prefix]
+    if before is not None:
+        conds.append("created_at < ?")
+        params.append(before)
+    if after is not None:
+        conds.append("created_at > ?")
+        params.append(after)
+    if after_seq is not None:
+        conds.append("seq < ?" if newest_first else "seq > ?")
+        params.append(after_seq)
+    where = " AND ".join(conds) if conds else "1"
+    order = "seq DESC" if newest_first else "seq"
+    rows = conn.execute(
+        f"SELECT seq, doc FROM jobs WHERE {where} ORDER BY {order} LIMIT ?", (*params, limit)
+    ).fetchall()
+    return [(int(r["seq"]), _load(r)) for r in rows]
+
+
+def count_jobs(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM jobs").fetchone()[0])

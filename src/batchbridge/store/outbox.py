@@ -1,0 +1,202 @@
+"""The events outbox: every ``Batch Job State Change`` is written here in its transition's transaction.
+
+Contract for producers: call :func:`append_event` with the connection of the transaction that
+applies the status change, so the event exists if and only if the change committed; after the
+commit, call :func:`notify` (or ``Outbox.notify``) to wake the consumers at once.  ``event_id`` is
+unique, so an event is never stored twice.
+
+Contract for the consumer (the EventBridge bus):
+
+* ``Outbox(db).read(after=position, limit=n)`` returns unconsumed events with ``position > after``
+  in commit order (:class:`OutboxEvent`: ``position``, ``event_id``, ``event`` as a dict with the
+  envelope key order preserved, ``created_at`` in epoch ms).
+* ``mark_consumed(positions)`` records that the bus has taken responsibility for them (it writes its
+  own deliveries in the same transaction when it passes ``conn``).
+* Wake-up: ``await outbox.wait(timeout)`` returns ``True`` as soon as a producer called
+  :func:`notify` for the same database since the last ``wait`` (or ``False`` on timeout), so the bus
+  can sleep between batches instead of polling tightly.  ``add_listener(callback)`` registers a
+  plain callable called (in the notifying thread) after each commit with new events.  Both are
+  in-process; another process on the same file finds new rows by polling ``read``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from batchbridge.store.db import Database
+
+MIGRATIONS: Sequence[tuple[str, str]] = (
+    (
+        "outbox-0001",
+        """
+        CREATE TABLE outbox (
+            position INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            detail_type TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            consumed_at INTEGER
+        );
+        CREATE INDEX outbox_unconsumed ON outbox(position) WHERE consumed_at IS NULL;
+        """,
+    ),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class OutboxEvent:
+    position: int
+    event_id: str
+    event: dict[str, Any]
+    created_at: int
+    consumed: bool
+
+
+class _Signal:
+    """Per-database wake-up: listeners plus asyncio events of the waiting consumers."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Callable[[], None]] = []
+        self.waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self.pending = False
+        self.lock = threading.Lock()
+
+    def fire(self) -> None:
+        with self.lock:
+            self.pending = True
+            waiters = list(self.waiters)
+            listeners = list(self.listeners)
+        for loop, event in waiters:
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                event.set()
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)
+        for listener in listeners:
+            listener()
+
+
+_SIGNALS: weakref.WeakKeyDictionary[Database, _Signal] = weakref.WeakKeyDictionary()
+_SIGNALS_LOCK = threading.Lock()
+
+
+def _signal(db: Database) -> _Signal:
+    with _SIGNALS_LOCK:
+        sig = _SIGNALS.get(db)
+        if sig is None:
+            sig = _Signal()
+            _SIGNALS[db] = sig
+        return sig
+
+
+def append_event(conn: sqlite3.Connection, event: dict[str, Any]) -> int:
+    """Store ``event`` (an EventBridge envelope) inside the caller's transaction; return its position."""
+    cur = conn.execute(
+        "INSERT INTO outbox(event_id, source, detail_type, body, created_at) VALUES (?, ?, ?, ?, ?)",
+        (
+            event["id"],
+            event["source"],
+            event["detail-type"],
+            json.dumps(event, separators=(",", ":")),
+            int(time.time() * 1000),
+        ),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def append_events(conn: sqlite3.Connection, events: Iterable[dict[str, Any]]) -> None:
+    """Store many events in one ``executemany`` inside the caller's transaction."""
+    now = int(time.time() * 1000)
+    conn.executemany(
+        "INSERT INTO outbox(event_id, source, detail_type, body, created_at) VALUES (?, ?, ?, ?, ?)",
+        [(e["id"], e["source"], e["detail-type"], json.dumps(e, separators=(",", ":")), now) for e in events],
+    )
+
+
+def notify(db: Database) -> None:
+    """Wake the consumers of ``db``'s outbox; call it after the commit that wrote events."""
+    _signal(db).fire()
+
+
+def _row(row: sqlite3.Row) -> OutboxEvent:
+    return OutboxEvent(
+        position=int(row["position"]),
+        event_id=str(row["event_id"]),
+        event=json.loads(row["body"]),
+        created_at=int(row["created_at"]),
+        consumed=row["consumed_at"] is not None,
+    )
+
+
+class Outbox:
+    """The consumer's view of the outbox; see the module docstring."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def read(self, after: int = 0, limit: int = 100) -> list[OutboxEvent]:
+        """Unconsumed events after ``after`` in commit order."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM outbox WHERE consumed_at IS NULL AND position > ? ORDER BY position LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        return [_row(r) for r in rows]
+
+    def read_all(self, after: int = 0, limit: int = 1000) -> list[OutboxEvent]:
+        """Every event after ``after`` in commit order, consumed or not (for inspection and tests)."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM outbox WHERE position > ? ORDER BY position LIMIT ?", (after, limit)
+            ).fetchall()
+        return [_row(r) for r in rows]
+
+    def mark_consumed(self, positions: Iterable[int], conn: sqlite3.Connection | None = None) -> None:
+        """Record ``positions`` as consumed, in ``conn``'s transaction when given."""
+        now = int(time.time() * 1000)
+        params = [(now, p) for p in positions]
+        if conn is not None:
+            conn.executemany("UPDATE outbox SET consumed_at = ? WHERE position = ?", params)
+            return
+        with self.db.transaction() as own:
+            own.executemany("UPDATE outbox SET consumed_at = ? WHERE position = ?", params)
+
+    def notify(self) -> None:
+        notify(self.db)
+
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        sig = _signal(self.db)
+        with sig.lock:
+            sig.listeners.append(callback)
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Sleep until a producer notifies (``True``) or ``timeout`` seconds pass (``False``)."""
+        sig = _signal(self.db)
+        event = asyncio.Event()
+        entry = (asyncio.get_running_loop(), event)
+        with sig.lock:
+            if sig.pending:
+                sig.pending = False
+                return True
+            sig.waiters.append(entry)
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            with sig.lock:
+                sig.waiters.remove(entry)
+                sig.pending = False
