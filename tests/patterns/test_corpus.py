@@ -1,0 +1,38 @@
+"""The AWS-recorded corpus: every case must behave as AWS did."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batchbridge.errors import PatternError
+from batchbridge.patterns import matches, validate
+from batchbridge.patterns.parse import ERROR_PREFIX
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "event-patterns-aws-validated.jsonl"
+
+
+def _cases() -> list[dict[str, Any]]:
+    with CORPUS.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+CASES = _cases()
+
+
+def test_corpus_is_complete() -> None:
+    assert len(CASES) == 173
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_corpus_case(case: dict[str, Any]) -> None:
+    pattern = case["pattern"]
+    if case.get("invalid"):
+        with pytest.raises(PatternError) as info:
+            validate(pattern)
+        assert ERROR_PREFIX + info.value.reason == case["aws_error"]
+    else:
+        assert matches(pattern, case["event"]) is case["match"]
