@@ -5,6 +5,7 @@ pattern matches it; schedule-only rules never match events.  Following the archi
 "compile once, match many", each bus keeps one ``batchbridge.patterns.RuleMatcher`` holding the
 patterns of its enabled rules; it is built from the store at start-up (:meth:`RuleRegistry.load`)
 and updated by the service on ``PutRule``, ``EnableRule``, ``DisableRule`` and ``DeleteRule``.
+While the engine offers no ``RuleMatcher``, each rule's pattern is compiled once and tried in turn.
 
 Pattern validation answers AWS's ``InvalidEventPatternException`` with the message the pattern
 engine formats (``Event pattern is not valid. Reason: ...`` and the JSON location).
@@ -13,7 +14,6 @@ engine formats (``Event pattern is not valid. Reason: ...`` and the JSON locatio
 from __future__ import annotations
 
 import importlib
-import json
 import sqlite3
 import threading
 from typing import Any
@@ -21,32 +21,48 @@ from typing import Any
 from batchbridge.errors import InvalidEventPatternException, PatternError
 from batchbridge.store import events as store
 
-MAX_PATTERN_LENGTH = 4096
-
 
 def _engine() -> Any:
     return importlib.import_module("batchbridge.patterns")
 
 
-def check_pattern(text: str) -> Any:
-    """Parse and validate a pattern; return it parsed, or raise ``InvalidEventPatternException``."""
+def check_pattern(text: str) -> str:
+    """Validate pattern text; return it, or raise ``InvalidEventPatternException`` with AWS's text."""
     engine = _engine()
-    if len(text) > MAX_PATTERN_LENGTH:
-        raise InvalidEventPatternException("Event pattern is not valid. Reason: Event pattern is too long.")
+    if not isinstance(text, str) or not text:
+        raise InvalidEventPatternException("Event pattern is not valid. Reason: Filter is not an object")
     try:
-        pattern = json.loads(text)
-        engine.validate(pattern)
+        engine.validate(text)
     except PatternError as error:
         raise InvalidEventPatternException(engine.format_invalid_pattern_message(text, error)) from None
-    except ValueError as error:
-        reason = PatternError(f"Filter is not valid JSON: {error}")
-        raise InvalidEventPatternException(engine.format_invalid_pattern_message(text, reason)) from None
-    return pattern
+    return text
 
 
-def pattern_matches(pattern: Any, event: dict[str, Any]) -> bool:
-    """Whether one parsed pattern matches ``event`` (``TestEventPattern``)."""
+def pattern_matches(pattern: str, event: dict[str, Any]) -> bool:
+    """Whether one pattern (JSON text) matches ``event`` (``TestEventPattern``)."""
     return bool(_engine().matches(pattern, event))
+
+
+class _CompiledRules:
+    """Per-rule compiled patterns, used when the engine offers no ``RuleMatcher``."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, Any] = {}
+
+    def add(self, name: str, pattern: str) -> None:
+        self._compiled[name] = _engine().compile_pattern(pattern)
+
+    def remove(self, name: str) -> None:
+        self._compiled.pop(name, None)
+
+    def match(self, event: dict[str, Any]) -> list[str]:
+        engine = _engine()
+        return [name for name, compiled in self._compiled.items() if engine.matches(compiled, event)]
+
+
+def _new_matcher() -> Any:
+    factory = getattr(_engine(), "RuleMatcher", None)
+    return _CompiledRules() if factory is None else factory()
 
 
 class RuleRegistry:
@@ -76,11 +92,11 @@ class RuleRegistry:
         self.remove(rule.id)
         if not rule.enabled or rule.event_pattern is None:
             return
-        pattern = json.loads(rule.event_pattern)
+        pattern = rule.event_pattern
         with self._lock:
             matcher = self._matchers.get(rule.bus)
             if matcher is None:
-                matcher = _engine().RuleMatcher()
+                matcher = _new_matcher()
                 self._matchers[rule.bus] = matcher
             matcher.add(str(rule.id), pattern)
             self._bus_of[rule.id] = rule.bus
