@@ -369,6 +369,14 @@ def test_pagination_over_describe_calls(batch: BatchService) -> None:
     bad(batch.DescribeJobQueues, {"maxResults": 0}, "maxResults")
     bad(batch.DescribeComputeEnvironments, {"maxResults": 101}, "maxResults")
     bad(batch.DescribeJobQueues, {"jobQueues": [f"q{i}" for i in range(101)]}, "jobQueues", "100")
+    msg = bad(batch.DescribeComputeEnvironments, {"computeEnvironments": ["a"], "maxResults": 5})
+    assert msg == "Error executing request, Exception : ComputeEnvironments and MaxResults cannot both be set"
+    bad(
+        batch.DescribeJobDefinitions,
+        {"jobDefinitions": ["d1:1"], "maxResults": 5},
+        "JobDefinitions",
+        "MaxResults",
+    )
     token = batch.DescribeJobDefinitions(CTX, {"maxResults": 1})["nextToken"]
     bad(batch.DescribeJobQueues, {"nextToken": token}, "nextToken")
 

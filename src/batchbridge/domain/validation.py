@@ -213,3 +213,29 @@ def validate_container_properties(props: Any, field: str) -> dict[str, Any]:
     if props.get("memory") is not None:
         validate_int_range(props["memory"], f"{field}.memory", MIN_MEMORY_MIB)
     return dict(props)
+
+
+def validate_vcpus(resources: Mapping[str, Any]) -> None:
+    """``computeResources`` vCPU bounds: 0 ≤ minvCpus ≤ desiredvCpus ≤ maxvCpus."""
+    low = validate_int_range(resources.get("minvCpus", 0), "computeResources.minvCpus", 0)
+    high = validate_int_range(resources.get("maxvCpus"), "computeResources.maxvCpus", 0)
+    if low > high:
+        raise ClientException(f"computeResources.minvCpus ({low}) cannot be greater than maxvCpus ({high})")
+    desired = resources.get("desiredvCpus")
+    if desired is not None:
+        validate_int_range(desired, "computeResources.desiredvCpus", low, high)
+
+
+def validate_time_limit_actions(actions: Any) -> list[dict[str, Any]]:
+    """``jobStateTimeLimitActions``: ≤5 entries, state RUNNABLE, 600..86400 s, CANCEL or TERMINATE."""
+    field = "jobStateTimeLimitActions"
+    if not isinstance(actions, list) or len(actions) > 5:
+        raise ClientException(f"{field} must be a list of at most 5 actions")
+    for index, action in enumerate(actions):
+        where = f"{field}[{index}]"
+        if not isinstance(action, Mapping) or not isinstance(action.get("reason"), str):
+            raise ClientException(f"{where}.reason is required")
+        validate_choice(action.get("state"), f"{where}.state", ("RUNNABLE",))
+        validate_int_range(action.get("maxTimeSeconds"), f"{where}.maxTimeSeconds", 600, 86400)
+        validate_choice(action.get("action"), f"{where}.action", ("CANCEL", "TERMINATE"))
+    return [dict(a) for a in actions]

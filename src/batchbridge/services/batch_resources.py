@@ -51,6 +51,8 @@ from batchbridge.domain.validation import (
     validate_string_list,
     validate_tag_key,
     validate_tags,
+    validate_time_limit_actions,
+    validate_vcpus,
 )
 from batchbridge.errors import ClientException
 from batchbridge.services.context import RequestContext
@@ -74,7 +76,17 @@ MAX_DEFINITION_BYTES = 24 * 1024
 DEFAULT_PAGE = 100
 
 
-def _page_start(params: Params, scope: str) -> tuple[int, int]:
+def _page_start(params: Params, scope: str, names_field: str) -> tuple[int, int]:
+    """Where a Describe page starts and how long it is.
+
+    AWS refuses a name list together with ``maxResults`` (real text:
+    ``Error executing request, Exception : ComputeEnvironments and MaxResults cannot both be set``).
+    """
+    if params.get(names_field) is not None and params.get("maxResults") is not None:
+        label = names_field[0].upper() + names_field[1:]
+        raise ClientException(
+            f"Error executing request, Exception : {label} and MaxResults cannot both be set"
+        )
     limit = check_max_results(params.get("maxResults")) or DEFAULT_PAGE
     token = params.get("nextToken")
     if token is None or token == "":
@@ -123,7 +135,7 @@ class BatchResourcesMixin:
                 raise ClientException(
                     "computeResources.maxvCpus is required for a MANAGED compute environment"
                 )
-            _check_vcpus(resources)
+            validate_vcpus(resources)
         elif resources is not None:
             raise ClientException("computeResources is not applicable to an UNMANAGED compute environment")
         unmanaged = params.get("unmanagedvCpus")
@@ -180,7 +192,7 @@ class BatchResourcesMixin:
                     validate_choice(update["type"], "computeResources.type", PROVISIONING)
                 merged = {**(detail.get("computeResources") or {}), **update}
                 merged.pop("updateToLatestImageVersion", None)
-                _check_vcpus(merged)
+                validate_vcpus(merged)
                 detail["computeResources"] = merged
             if params.get("unmanagedvCpus") is not None:
                 if ce.type != "UNMANAGED":
@@ -212,7 +224,7 @@ class BatchResourcesMixin:
     def DescribeComputeEnvironments(self, ctx: RequestContext, params: Params) -> Params:
         """Describe the named compute environments (unknown names are omitted) or all, paged."""
         scope = "batch:DescribeComputeEnvironments"
-        after, limit = _page_start(params, scope)
+        after, limit = _page_start(params, scope, "computeEnvironments")
         arns = self._arns(ctx, params, "computeEnvironments", "compute-environment")
         with self.db.read() as conn:
             items = store.list_compute_environments(
@@ -229,7 +241,7 @@ class BatchResourcesMixin:
         priority = validate_int_range(params.get("priority"), "priority", 0)
         state = validate_choice(params.get("state", "ENABLED"), "state", STATES)
         tags = validate_tags(params["tags"]) if "tags" in params else {}
-        actions = _time_limit_actions(params.get("jobStateTimeLimitActions", []))
+        actions = validate_time_limit_actions(params.get("jobStateTimeLimitActions", []))
         arn = batch_arn(ctx.region, ctx.account_id, "job-queue", name)
         with self.db.transaction() as conn:
             if store.get_job_queue(conn, arn) is not None:
@@ -268,7 +280,9 @@ class BatchResourcesMixin:
                     conn, ctx, params["computeEnvironmentOrder"]
                 )
             if params.get("jobStateTimeLimitActions") is not None:
-                detail["jobStateTimeLimitActions"] = _time_limit_actions(params["jobStateTimeLimitActions"])
+                detail["jobStateTimeLimitActions"] = validate_time_limit_actions(
+                    params["jobStateTimeLimitActions"]
+                )
             if params.get("schedulingPolicyArn") is not None:
                 if "schedulingPolicyArn" not in detail:
                     raise ClientException(
@@ -296,7 +310,7 @@ class BatchResourcesMixin:
     def DescribeJobQueues(self, ctx: RequestContext, params: Params) -> Params:
         """Describe the named job queues (unknown names are omitted) or all, paged."""
         scope = "batch:DescribeJobQueues"
-        after, limit = _page_start(params, scope)
+        after, limit = _page_start(params, scope, "jobQueues")
         arns = self._arns(ctx, params, "jobQueues", "job-queue")
         with self.db.read() as conn:
             items = store.list_job_queues(
@@ -392,7 +406,7 @@ class BatchResourcesMixin:
     def DescribeJobDefinitions(self, ctx: RequestContext, params: Params) -> Params:
         """Describe by ``jobDefinitions`` (ARNs or ``name:revision``), or by name and/or status."""
         scope = "batch:DescribeJobDefinitions"
-        after, limit = _page_start(params, scope)
+        after, limit = _page_start(params, scope, "jobDefinitions")
         refs = params.get("jobDefinitions")
         name = params.get("jobDefinitionName")
         status = params.get("status")
@@ -564,27 +578,3 @@ def _required_str(params: Params, field: str) -> str:
     if not isinstance(value, str) or not value:
         raise ClientException(f"{field} is required")
     return value
-
-
-def _check_vcpus(resources: Params) -> None:
-    low = validate_int_range(resources.get("minvCpus", 0), "computeResources.minvCpus", 0)
-    high = validate_int_range(resources.get("maxvCpus"), "computeResources.maxvCpus", 0)
-    if low > high:
-        raise ClientException(f"computeResources.minvCpus ({low}) cannot be greater than maxvCpus ({high})")
-    desired = resources.get("desiredvCpus")
-    if desired is not None:
-        validate_int_range(desired, "computeResources.desiredvCpus", low, high)
-
-
-def _time_limit_actions(actions: Any) -> list[Params]:
-    field = "jobStateTimeLimitActions"
-    if not isinstance(actions, list) or len(actions) > 5:
-        raise ClientException(f"{field} must be a list of at most 5 actions")
-    for index, action in enumerate(actions):
-        where = f"{field}[{index}]"
-        if not isinstance(action, dict) or not isinstance(action.get("reason"), str):
-            raise ClientException(f"{where}.reason is required")
-        validate_choice(action.get("state"), f"{where}.state", ("RUNNABLE",))
-        validate_int_range(action.get("maxTimeSeconds"), f"{where}.maxTimeSeconds", 600, 86400)
-        validate_choice(action.get("action"), f"{where}.action", ("CANCEL", "TERMINATE"))
-    return [dict(a) for a in actions]
