@@ -18,11 +18,12 @@ halves read ``self.db`` and ``self.settings``.
 from __future__ import annotations
 
 from batchbridge.config import Settings
+from batchbridge.services.batch_jobs import BatchJobsMixin
 from batchbridge.services.batch_resources import BatchResourcesMixin
 from batchbridge.store.db import Database
 
 
-class BatchService(BatchResourcesMixin):
+class BatchService(BatchJobsMixin, BatchResourcesMixin):
     """AWS Batch over one :class:`Database`; see the module docstring for how jobs are added."""
 
     service_name = "batch"

@@ -1,0 +1,237 @@
+"""The job engine: one asyncio task that schedules, launches and records attempts.
+
+``JobEngine(db, settings, executor)``; ``await engine.start()`` connects the executor, reconciles
+(see :mod:`batchbridge.engine.reconcile`) and starts the loop; ``await engine.stop()`` ends it and
+disconnects the executor, leaving running attempts to the host agent.  ``engine.run()`` is the
+same as a coroutine that lives until cancelled, for an application's list of background tasks.
+
+Each pass of the loop is one transaction: the output lines and exits the executor delivered since
+the last pass (logs appended to ``/aws/batch/job``, exits turned into transitions), the attempts
+that started (STARTING -> RUNNING), stop requests from TerminateJob, then the scheduler.  After the
+commit it wakes the outbox's consumers, acknowledges the recorded exits to the executor, sends
+stops and launches the newly placed attempts.  The loop sleeps until woken (a submission, an
+executor event, a finished launch) or ``Settings.scheduler_interval`` x 20 passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from batchbridge.config import Settings
+from batchbridge.domain.jobs import Job
+from batchbridge.domain.lifecycle import JobStatus
+from batchbridge.engine import wakeup
+from batchbridge.engine.attempts import (
+    LOG_GROUP,
+    attempt_id,
+    launch_spec,
+    mark_running,
+    record_exit,
+    split_attempt_id,
+)
+from batchbridge.engine.reconcile import reconcile
+from batchbridge.engine.scheduler import Usage, advance_submitted, place_runnable, release_ready
+from batchbridge.engine.transitions import JobWriter, now_ms
+from batchbridge.executors.base import (
+    CANNOT_START_PREFIX,
+    TASK_FAILED_TO_START,
+    AttemptExit,
+    AttemptInfo,
+    Executor,
+    OutputLine,
+)
+from batchbridge.store import jobs as job_store
+from batchbridge.store import outbox
+from batchbridge.store.db import Database
+from batchbridge.store.logs import append_log_events
+from batchbridge.store.resolve import list_job_queues_for_scheduling
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000
+
+
+class JobEngine:
+    """Drives jobs through their lifecycle; see the module docstring."""
+
+    def __init__(self, db: Database, settings: Settings, executor: Executor) -> None:
+        self.db = db
+        self.settings = settings
+        self.executor = executor
+        self.usage: dict[str, Usage] = {}
+        self._lines: list[OutputLine] = []
+        self._exits: list[AttemptExit] = []
+        self._started: list[AttemptInfo] = []
+        self._infos: dict[str, AttemptInfo] = {}
+        self._launching: set[str] = set()
+        self._deferred_stops: dict[str, str] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._launch_tasks: set[asyncio.Task[None]] = set()
+        self.passes = 0
+
+    async def start(self) -> None:
+        await self.executor.start()
+        await reconcile(self)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._consume()), loop.create_task(self._loop())]
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *self._launch_tasks]:
+            task.cancel()
+        for task in [*self._tasks, *self._launch_tasks]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        await self.executor.close()
+
+    async def run(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    # -- loop ------------------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        async for event in self.executor.events():
+            if isinstance(event, OutputLine):
+                self._lines.append(event)
+            else:
+                self._exits.append(event)
+            wakeup.wake(self.db)
+
+    async def _loop(self) -> None:
+        idle = max(self.settings.scheduler_interval * 20, 0.05)
+        while True:
+            await wakeup.wait(self.db, idle)
+            try:
+                busy = await self.tick()
+            except Exception:
+                log.exception("job engine pass failed")
+                busy = False
+                await asyncio.sleep(idle)
+            if busy:
+                wakeup.wake(self.db)
+
+    async def tick(self) -> bool:
+        """One pass; ``True`` when it filled a batch and another pass should follow at once."""
+        self.passes += 1
+        lines, self._lines = self._lines, []
+        exits, self._exits = self._exits, []
+        started, self._started = self._started, []
+        queues = list_job_queues_for_scheduling(self.db, self.settings.memory_mib)
+        stops: list[tuple[str, str]] = []
+        with self.db.transaction() as conn:
+            writer = JobWriter(conn)
+            ids = [x.attempt_id for x in lines] + [x.attempt_id for x in exits]
+            ids += [x.attempt_id for x in started]
+            wanted = {p[0] for p in map(split_attempt_id, ids) if p}
+            cache = job_store.get_jobs(conn, sorted(wanted))
+            self._store_lines(conn, lines, cache)
+            for info in started:
+                parsed = split_attempt_id(info.attempt_id)
+                job = cache.get(parsed[0]) if parsed else None
+                if job is None or parsed is None or job.run.attempt != parsed[1]:
+                    continue
+                if job.status is JobStatus.STARTING and info.started_at_ms is not None:
+                    mark_running(writer, job, info.started_at_ms, info.container_instance_id)
+            for exit in exits:
+                parsed = split_attempt_id(exit.attempt_id)
+                job = cache.get(parsed[0]) if parsed else None
+                if job is None or parsed is None or job.run.attempt != parsed[1]:
+                    continue
+                self.apply_exit(writer, job, exit)
+            for job in job_store.stop_requested(conn):
+                job_store.request_stop(conn, job.job_id, False)
+                if job.status in (JobStatus.STARTING, JobStatus.RUNNING):
+                    stops.append((attempt_id(job), job.cancel_reason or "Terminated"))
+            n_sub = advance_submitted(conn, writer, BATCH)
+            n_ready = release_ready(conn, writer, BATCH)
+            placed = place_runnable(conn, writer, queues, self.usage, BATCH)
+            writer.finish()
+        if writer.events:
+            outbox.notify(self.db)
+        for exit in exits:
+            await self.executor.acknowledge(exit.attempt_id)
+            self._infos.pop(exit.attempt_id, None)
+        for aid, reason in stops:
+            if aid in self._launching:
+                self._deferred_stops[aid] = reason
+            else:
+                await self.executor.stop(aid, reason)
+        loop = asyncio.get_running_loop()
+        for job in placed:
+            aid = attempt_id(job)
+            self._launching.add(aid)
+            task = loop.create_task(self._launch(job))
+            self._launch_tasks.add(task)
+            task.add_done_callback(self._launch_tasks.discard)
+        return n_sub >= BATCH or n_ready >= BATCH or len(placed) >= BATCH
+
+    def apply_exit(self, writer: JobWriter, job: Job, exit: AttemptExit) -> None:
+        """Record ``exit`` on ``job`` and give its capacity back if it left STARTING/RUNNING."""
+        ce = job.run.compute_environment_arn
+        held = job.status in (JobStatus.STARTING, JobStatus.RUNNING)
+        if record_exit(writer, job, exit, self._infos.get(exit.attempt_id)) and held and ce:
+            self.usage.setdefault(ce, Usage()).add(job, -1)
+
+    def _store_lines(self, conn: object, lines: list[OutputLine], cache: dict[str, Job]) -> None:
+        import sqlite3
+
+        assert isinstance(conn, sqlite3.Connection)
+        grouped: dict[str, list[OutputLine]] = {}
+        for line in lines:
+            grouped.setdefault(line.attempt_id, []).append(line)
+        seqs: dict[str, int] = {}
+        for aid, items in grouped.items():
+            parsed = split_attempt_id(aid)
+            job = cache.get(parsed[0]) if parsed else None
+            if job is None or parsed is None:
+                continue
+            stream = self.stream_for(job, parsed[1])
+            if stream is None:
+                continue
+            append_log_events(conn, LOG_GROUP, stream, [(x.timestamp_ms, x.message) for x in items])
+            seqs[aid] = max(x.seq for x in items)
+        if seqs:
+            job_store.record_output_seq(conn, seqs)
+
+    @staticmethod
+    def stream_for(job: Job, attempt: int) -> str | None:
+        if attempt == job.run.attempt and job.run.task_id:
+            return f"{job.definition_name[:200]}/default/{job.run.task_id}"
+        if 0 < attempt <= len(job.attempts):
+            return job.attempts[attempt - 1].log_stream_name
+        return None
+
+    async def _launch(self, job: Job) -> None:
+        aid = attempt_id(job)
+        try:
+            spec = launch_spec(
+                job,
+                data_dir=Path(self.settings.data_dir),
+                images=self.settings.images,
+                kill_grace_seconds=self.settings.kill_grace_seconds,
+            )
+            info = await self.executor.launch(spec)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            stamp = now_ms()
+            self._exits.append(
+                AttemptExit(aid, None, f"{CANNOT_START_PREFIX}{exc}", TASK_FAILED_TO_START, None, stamp)
+            )
+        else:
+            self._infos[aid] = info
+            if info.started_at_ms is not None:
+                self._started.append(info)
+        finally:
+            self._launching.discard(aid)
+        reason = self._deferred_stops.pop(aid, None)
+        if reason is not None:
+            await self.executor.stop(aid, reason)
+        wakeup.wake(self.db)

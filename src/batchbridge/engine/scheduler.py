@@ -1,0 +1,139 @@
+"""The scheduler pass: SUBMITTED and ready PENDING jobs move on, RUNNABLE jobs are placed.
+
+AWS Batch rules emulated (User Guide "Job states", "Job scheduling", "Array jobs"):
+
+* SUBMITTED -> PENDING when the job waits on dependencies, -> RUNNABLE when it has none; a job
+  whose dependency already FAILED ends ``Dependent Job failed``.  An array parent goes
+  SUBMITTED -> PENDING in the first pass after submission (its children exist by then).
+* PENDING jobs (array children are born there) with no open dependency -> RUNNABLE.
+* RUNNABLE jobs are placed queue by queue, highest ``priority`` first, each queue in submission
+  order (FIFO), into the queue's ENABLED compute environments in ``order``, within each
+  environment's vCPUs, memory and GPUs.  DISABLED queues and environments get nothing new.  A job
+  larger than every environment of its queue stays RUNNABLE with the statusReason
+  ``MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - ...`` (no status change, so no event).
+
+Every pass works in batches (``batch`` rows per step) inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+
+from batchbridge.domain.jobs import Job
+from batchbridge.domain.lifecycle import JobKind, JobStatus
+from batchbridge.engine.attempts import place
+from batchbridge.engine.transitions import DEPENDENT_FAILED, JobWriter
+from batchbridge.store import jobs as job_store
+from batchbridge.store.resolve import SchedulingQueue
+
+TOO_BIG = (
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement (vCPU/memory/GPU) is higher"
+    " than that can be met by the CE(s) attached to the job queue."
+)
+
+
+@dataclasses.dataclass
+class Usage:
+    """vCPUs, MiB and GPUs held by STARTING/RUNNING attempts in one compute environment."""
+
+    vcpus: float = 0.0
+    memory_mib: int = 0
+    gpus: int = 0
+
+    def add(self, job: Job, sign: int = 1) -> None:
+        self.vcpus += sign * job.vcpus
+        self.memory_mib += sign * job.memory_mib
+        self.gpus += sign * job.gpus
+
+
+def advance_submitted(conn: sqlite3.Connection, writer: JobWriter, batch: int) -> int:
+    """Move SUBMITTED jobs on; return how many were looked at."""
+    ids = job_store.ids_in_status(conn, JobStatus.SUBMITTED, limit=batch)
+    for job in job_store.get_jobs(conn, ids).values():
+        targets = [d["jobId"] for d in job.depends_on if "jobId" in d]
+        failed = any(s is JobStatus.FAILED for s in job_store.statuses(conn, targets).values())
+        if job.kind is JobKind.ARRAY_PARENT:
+            writer.move(job, JobStatus.PENDING)
+            if failed:
+                for child in job_store.children(conn, job.job_id):
+                    if child.status is JobStatus.PENDING:
+                        writer.fail(child, DEPENDENT_FAILED)
+            continue
+        if failed:
+            writer.fail(job, DEPENDENT_FAILED)
+        elif job_store.open_dependencies(conn, job.job_id):
+            writer.move(job, JobStatus.PENDING)
+        else:
+            writer.move(job, JobStatus.RUNNABLE)
+    return len(ids)
+
+
+def release_ready(conn: sqlite3.Connection, writer: JobWriter, batch: int) -> int:
+    """PENDING jobs with no open dependency -> RUNNABLE (or FAILED if cancelled meanwhile)."""
+    ids = job_store.ids_in_status(conn, JobStatus.PENDING, ready_only=True, limit=batch)
+    moved = 0
+    for job in job_store.get_jobs(conn, ids).values():
+        if job.kind is JobKind.ARRAY_PARENT:
+            continue
+        if job.cancel_reason is not None:
+            writer.fail(job, job.cancel_reason, cancelled=True)
+        else:
+            writer.move(job, JobStatus.RUNNABLE)
+        moved += 1
+    return moved
+
+
+def place_runnable(
+    conn: sqlite3.Connection,
+    writer: JobWriter,
+    queues: list[SchedulingQueue],
+    usage: dict[str, Usage],
+    batch: int,
+) -> list[Job]:
+    """Place RUNNABLE jobs where capacity allows; return the jobs moved to STARTING."""
+    placed: list[Job] = []
+    for sq in queues:
+        if not sq.targets:
+            continue
+        for job in job_store.runnable_in_queue(conn, sq.queue.arn, batch):
+            chosen = None
+            for target in sq.targets:
+                ce = target.compute_environment
+                cap = target.capacity
+                used = usage.setdefault(ce.arn, Usage())
+                if (
+                    used.vcpus + job.vcpus <= cap.vcpus + 1e-9
+                    and used.memory_mib + job.memory_mib <= cap.memory_mib
+                    and used.gpus + job.gpus <= cap.gpus
+                ):
+                    chosen = target
+                    break
+            if chosen is None:
+                never = all(
+                    job.vcpus > t.capacity.vcpus + 1e-9
+                    or job.memory_mib > t.capacity.memory_mib
+                    or job.gpus > t.capacity.gpus
+                    for t in sq.targets
+                )
+                if never and job.status_reason != TOO_BIG:
+                    job.status_reason = TOO_BIG
+                    job_store.update_job(conn, job, job.status)
+                if all(_full(usage.get(t.compute_environment.arn), t.capacity.vcpus) for t in sq.targets):
+                    break
+                continue
+            ce = chosen.compute_environment
+            ce_uuid = ce.detail.get("uuid")
+
+            def apply(j: Job, ce_arn: str = ce.arn, name: str = ce.name, cu: object = ce_uuid) -> None:
+                j.status_reason = None
+                place(j, ce_arn, name, str(cu) if cu else None)
+
+            if writer.move(job, JobStatus.STARTING, apply):
+                usage[ce.arn].add(job)
+                placed.append(job)
+    return placed
+
+
+def _full(used: Usage | None, vcpus: float) -> bool:
+    return used is not None and used.vcpus >= vcpus - 1e-9

@@ -1,0 +1,125 @@
+"""A real server with the job engine and the local executor running, and helpers to drive it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batchbridge.app import Application
+from batchbridge.config import Settings
+from batchbridge.engine.runner import JobEngine
+from batchbridge.executors.local import LocalExecutor
+from batchbridge.server import ThreadedServer
+from batchbridge.store.outbox import Outbox
+
+TERMINAL = ("SUCCEEDED", "FAILED")
+
+
+class JobsServer:
+    def __init__(self, data_dir: Path, **overrides: Any) -> None:
+        values: dict[str, Any] = {
+            "host": "127.0.0.1",
+            "port": 0,
+            "data_dir": data_dir,
+            "access_log": False,
+            "min_timeout_seconds": 1,
+            "kill_grace_seconds": 0.5,
+            "scheduler_interval": 0.02,
+        }
+        values.update(overrides)
+        self.settings = Settings(**values)
+        self.app = Application(self.settings)
+        self.executor = LocalExecutor(data_dir, agent_idle_timeout=5.0)
+        self.engine = JobEngine(self.app.db, self.settings, self.executor)
+        self.app.add_background_task(self.engine.run)
+        self.threaded = ThreadedServer(self.settings, self.app).start()
+
+    @property
+    def url(self) -> str:
+        return self.threaded.url
+
+    def events(self) -> list[dict[str, Any]]:
+        return [e.event for e in Outbox(self.app.db).read_all(limit=1_000_000)]
+
+    def stop(self) -> None:
+        self.threaded.stop()
+
+
+@pytest.fixture(scope="module")
+def jobs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobsServer]:
+    running = JobsServer(tmp_path_factory.mktemp("jobs"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def batch(jobs_server: JobsServer) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "batch",
+        endpoint_url=jobs_server.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 0}),
+    )
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def make_queue(batch: Any, max_vcpus: int = 4, ce_state: str = "ENABLED") -> tuple[str, str]:
+    """A compute environment and a queue on it; returns (queue name, CE name)."""
+    ce = unique("ce")
+    batch.create_compute_environment(
+        computeEnvironmentName=ce,
+        type="MANAGED",
+        state=ce_state,
+        computeResources={"type": "EC2", "maxvCpus": max_vcpus, "subnets": ["s"], "instanceRole": "r"},
+    )
+    queue = unique("q")
+    batch.create_job_queue(
+        jobQueueName=queue, priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}]
+    )
+    return queue, ce
+
+
+def make_definition(batch: Any, command: list[str], **extra: Any) -> tuple[str, str]:
+    """Register a container definition; returns (name, ARN)."""
+    name = unique("def")
+    props: dict[str, Any] = {
+        "image": "busybox",
+        "command": command,
+        "resourceRequirements": [{"type": "MEMORY", "value": "64"}, {"type": "VCPU", "value": "1"}],
+    }
+    props.update(extra.pop("containerProperties", {}))
+    out = batch.register_job_definition(
+        jobDefinitionName=name, type="container", containerProperties=props, **extra
+    )
+    return name, out["jobDefinitionArn"]
+
+
+def wait_for(
+    batch: Any, job_id: str, statuses: tuple[str, ...] = TERMINAL, timeout: float = 30
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = batch.describe_jobs(jobs=[job_id])["jobs"]
+        if jobs and jobs[0]["status"] in statuses:
+            return dict(jobs[0])
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"job {job_id} not in {statuses}: {jobs[0]['status'] if jobs else 'missing'}"
+            )
+        time.sleep(0.05)
+
+
+Waiter = Callable[..., dict[str, Any]]
