@@ -124,6 +124,14 @@ class Dispatcher:
         self._stopping = False
         self._runner = asyncio.create_task(self._run(), name="eventbridge-dispatcher")
 
+    async def run(self) -> None:
+        """Run until cancelled: the form ``Application.add_background_task`` takes."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
     async def stop(self) -> None:
         """Stop the loop and wait for attempts under way."""
         self._stopping = True

@@ -22,15 +22,18 @@ AWS rules emulated (EventBridge API reference, one method per operation):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from batchbridge.bus import entries as ent
 from batchbridge.bus import targets as tg
-from batchbridge.bus.dispatcher import next_schedule_time
+from batchbridge.bus.delivery import Invoker
+from batchbridge.bus.dispatcher import Dispatcher, next_schedule_time
+from batchbridge.bus.retry import Backoff, Clock, SystemClock
 from batchbridge.bus.rules import RuleRegistry, check_pattern, pattern_matches
 from batchbridge.bus.schedule import validate_schedule
 from batchbridge.errors import ResourceAlreadyExistsException, ResourceNotFoundException, ValidationException
@@ -57,6 +60,43 @@ def _stamp(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
+@dataclasses.dataclass
+class EventBridge:
+    """The assembled EventBridge: the service object, its dispatcher and their shared registry."""
+
+    service: EventsService
+    dispatcher: Dispatcher
+    registry: RuleRegistry
+
+
+def build_eventbridge(
+    db: Database,
+    invokers: Mapping[str, Invoker] | None = None,
+    *,
+    clock: Clock | None = None,
+    backoff: Backoff | None = None,
+) -> EventBridge:
+    """Load the rules from the store and wire the service to a dispatcher delivering via ``invokers``.
+
+    Register ``result.service`` as ``"events"`` and run ``result.dispatcher.run`` as a background
+    task; invokers may also be added later through ``result.dispatcher.invokers[kind] = ...``.
+    """
+    registry = RuleRegistry()
+    with db.read() as conn:
+        registry.load(conn)
+    dispatcher = Dispatcher(db, registry, invokers or {}, clock=clock, backoff=backoff)
+    now = (clock or SystemClock()).now
+    service = EventsService(db, registry, on_events=dispatcher.wake, clock=now)
+    return EventBridge(service, dispatcher, registry)
+
+
+def create_events_service(db: Database, settings: object = None) -> EventsService:
+    """``SERVICE_FACTORIES`` form: the service with its own dispatcher reachable as ``.dispatcher``."""
+    bridge = build_eventbridge(db)
+    bridge.service.dispatcher = bridge.dispatcher
+    return bridge.service
+
+
 class EventsService:
     """EventBridge operations over the store; ``registry`` is shared with the dispatcher.
 
@@ -75,6 +115,7 @@ class EventsService:
         self.registry = registry
         self.on_events = on_events or (lambda: None)
         self.clock = clock
+        self.dispatcher: Dispatcher | None = None
 
     # ------------------------------------------------------------------ helpers
 
