@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
+import pytest
+
+from batchbridge.errors import ServiceError
+
 from .conftest import Harness, is_running
+
+ECHO_APP = {"app.py": "def handler(e, c):\n    return e\n"}
 
 
 def test_exception_gives_unhandled_and_aws_error_document(harness: Harness) -> None:
@@ -164,3 +171,29 @@ def test_invalid_json_payload(harness: Harness) -> None:
     document = json.loads(result.payload)
     assert document["errorType"] == "Runtime.UnmarshalError"
     assert document["errorMessage"].startswith("Unable to unmarshal input: ")
+
+
+def test_response_over_6_mb(harness: Harness) -> None:
+    spec = harness.deploy({"app.py": "def handler(e, c):\n    return 'x' * (6 * 1024 * 1024 + 200)\n"})
+    result = harness.run(harness.runtime.invoke(spec, b"{}"))
+    assert (result.status, result.function_error) == ("error", "Unhandled")
+    assert json.loads(result.payload) == {
+        "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+        "errorType": "Function.ResponseSizeTooLarge",
+    }
+
+
+def test_missing_code_folder_is_a_service_error(harness: Harness) -> None:
+    spec = dataclasses.replace(harness.deploy(ECHO_APP), code_dir=harness.tmp_path / "gone")
+    with pytest.raises(ServiceError) as caught:
+        harness.run(harness.runtime.invoke(spec, b"{}"))
+    assert caught.value.code == "ServiceException" and "fn" in caught.value.message
+
+
+def test_invoke_after_close_is_refused(harness: Harness) -> None:
+    spec = harness.deploy(ECHO_APP)
+    harness.run(harness.runtime.close())
+    with pytest.raises(ServiceError) as caught:
+        harness.run(harness.runtime.invoke(spec, b"{}"))
+    assert caught.value.message == "The function runtime is shut down."
+    assert harness.runtime.worker_pids() == []

@@ -14,6 +14,8 @@ Emulates Lambda's execution model for Python functions:
   <id> Error: Runtime exited with error: exit status 1"}``; a failed init answers the init error
   document (``requestId`` empty, as AWS's runtime reports init errors); the environment is replaced
   either way on the next invocation;
+* a response over 6 MB answers ``Function.ResponseSizeTooLarge`` (``Response payload size exceeded
+  maximum allowed payload size (6291556 bytes).``), as a synchronous invocation does;
 * environments idle for ``idle_seconds`` (Lambda reclaims idle ones after minutes; 10 by default
   here) are retired, as are those of a function after :meth:`FunctionRuntime.evict` or once a newer
   configuration (another :attr:`FunctionSpec.fingerprint`) has been invoked.
@@ -42,6 +44,7 @@ from batchbridge.functions.spec import FunctionSpec
 
 _log = logging.getLogger(__name__)
 INIT_TIMEOUT_SECONDS = 10.0
+MAX_RESPONSE_BYTES = 6291556
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,14 +130,14 @@ class FunctionRuntime:
 
         ``tail`` only decides whether :attr:`InvocationResult.log_tail` is filled.
         """
-        if self._closed:
-            raise ServiceError("The function runtime is shut down.", code="ServiceException", status=500)
+        self._check_open()
         self._ensure_reaper()
         request_id = request_id or new_uuid()
         pool = self._pools.setdefault(spec.name, _Pool())
         pool.fingerprint = spec.fingerprint
         await self._acquire(pool, spec, wait_for_slot)
         try:
+            self._check_open()
             worker, init = await self._take_worker(pool, spec)
             if init is not None and init.kind != "ok":
                 result = self._init_failed(spec, worker, init, request_id, tail)
@@ -204,15 +207,25 @@ class FunctionRuntime:
             await self._retire(pool, worker)
         started = time.monotonic()
         stream = logs.new_stream_name(spec.version, self._clock())
-        worker = await WorkerProcess.start(
-            spec,
-            stream,
-            base_environment=self._base_environment,
-            tmp_dir=self.base_dir / "tmp" / stream.rsplit("]", 1)[-1],
-            clock=self._clock,
-        )
+        try:
+            worker = await WorkerProcess.start(
+                spec,
+                stream,
+                base_environment=self._base_environment,
+                tmp_dir=self.base_dir / "tmp" / stream.rsplit("]", 1)[-1],
+                clock=self._clock,
+            )
+        except OSError as exc:
+            raise ServiceError(
+                f"Lambda was unable to start an execution environment for {spec.name}: {exc}",
+                code="ServiceException",
+                status=500,
+            ) from None
         worker.generation = pool.generation
         pool.workers.add(worker)
+        if self._closed:
+            await self._retire(pool, worker)
+            self._check_open()
         init = await worker.wait_ready(max(INIT_TIMEOUT_SECONDS, spec.timeout_seconds))
         worker.init_ms = (time.monotonic() - started) * 1000.0
         return worker, init
@@ -255,6 +268,15 @@ class FunctionRuntime:
             message = logs.timeout_message(now, request_id, duration_ms / 1000.0)
             body = json.dumps({"errorMessage": message}).encode()
             after_report.append((int(now * 1000), message + "\n"))
+        elif len(body) > MAX_RESPONSE_BYTES:
+            status, function_error = "error", "Unhandled"
+            body = json.dumps(
+                {
+                    "errorMessage": "Response payload size exceeded maximum allowed payload size "
+                    f"({MAX_RESPONSE_BYTES} bytes).",
+                    "errorType": "Function.ResponseSizeTooLarge",
+                }
+            ).encode()
         elif outcome.kind == "exit":
             status, function_error = "error", "Unhandled"
             message = f"RequestId: {request_id} Error: Runtime exited with error: {outcome.exit_detail}"
@@ -319,6 +341,10 @@ class FunctionRuntime:
             request_id=request_id,
             executed_version=spec.version,
         )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ServiceError("The function runtime is shut down.", code="ServiceException", status=500)
 
     def _emit(self, spec: FunctionSpec, stream: str, events: list[LogEvent]) -> None:
         try:
