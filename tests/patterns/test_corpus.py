@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from batchbridge.errors import PatternError
-from batchbridge.patterns import matches, validate
+from batchbridge.patterns import RuleMatcher, matches, validate
 from batchbridge.patterns.parse import ERROR_PREFIX
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "event-patterns-aws-validated.jsonl"
@@ -36,3 +36,14 @@ def test_corpus_case(case: dict[str, Any]) -> None:
         assert ERROR_PREFIX + info.value.reason == case["aws_error"]
     else:
         assert matches(pattern, case["event"]) is case["match"]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not c.get("invalid")], ids=lambda c: c["id"])
+def test_corpus_case_through_rule_matcher(case: dict[str, Any]) -> None:
+    matcher = RuleMatcher()
+    matcher.add("r", case["pattern"])
+    matcher.add("always", {"id": [{"exists": True}]})
+    matcher.add("never", {"source": ["no-such-source-anywhere"]})
+    got = matcher.match(case["event"])
+    assert ("r" in got) is case["match"]
+    assert "never" not in got

@@ -18,6 +18,7 @@ from typing import Any
 from batchbridge.errors import PatternError
 from batchbridge.patterns.evaluate import matches_compiled
 from batchbridge.patterns.jsontext import LocatedPatternError
+from batchbridge.patterns.matcher import RuleMatcher
 from batchbridge.patterns.model import CompiledPattern
 from batchbridge.patterns.parse import (
     MAX_COMBINATIONS,
@@ -41,6 +42,7 @@ __all__ = [
     "CompiledPattern",
     "LocatedPatternError",
     "PatternError",
+    "RuleMatcher",
     "compile_pattern",
     "format_invalid_pattern_message",
     "matches",

@@ -166,6 +166,7 @@ def _parse_or(stream: JsonStream, rules: Rules, path: list[str]) -> None:
 
 def _write_rules(stream: JsonStream, rules: Rules, name: str) -> None:
     values: list[ops.Condition] = []
+    keys: set[tuple[Any, ...]] = set()
     while (tok := stream.next_token()) is not Tok.END_ARRAY:
         if tok is Tok.START_OBJECT:
             cond = _match_expression(stream)
@@ -182,7 +183,8 @@ def _write_rules(stream: JsonStream, rules: Rules, name: str) -> None:
             cond = ops.Exact(None)
         else:
             stream.fail("Match value must be String, number, true, false, or null")
-        if cond not in values:
+        if cond.key not in keys:
+            keys.add(cond.key)
             values.append(cond)
     if not values:
         stream.fail("Empty arrays are not allowed")
