@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from batchbridge.config import Settings
 from batchbridge.domain.arns import make_arn
 from batchbridge.errors import ResourceAlreadyExistsException, ResourceNotFoundException, ServiceError
 from batchbridge.services.context import RequestContext
@@ -159,8 +160,11 @@ def parse_filter_pattern(pattern: str | None) -> FilterPattern:
 class LogsService:
     """The ``logs`` service: one method per CloudWatch Logs operation."""
 
-    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, db: Database, settings: Settings | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.db = db
+        self.settings = settings
         self.clock = clock
 
     def _now_ms(self) -> int:

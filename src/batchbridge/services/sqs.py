@@ -26,8 +26,10 @@ AWS rules emulated (Amazon SQS API reference):
   per 60 seconds per queue, as AWS documents.
 
 Queue URLs are ``<endpoint>/<account>/<name>``, where the endpoint is the one the client
-addressed (the ``endpoint_url`` attribute of the request context when the wire layer sets it) or
-``http://<host>:<port>`` from the settings.
+addressed (the ``endpoint_url`` attribute of the request context when the wire layer sets it),
+else :attr:`SqsService.endpoint_url` (set once the server is bound), else
+``http://<host>:<port>`` from the settings.  Any URL whose last path segment names the queue is
+accepted on input.
 """
 
 from __future__ import annotations
@@ -390,6 +392,8 @@ class SqsService:
         self.db = db
         self.settings = settings
         self.clock = clock
+        #: The server's base URL once bound (set by the application when the port was 0).
+        self.endpoint_url: str | None = None
         self._wakeups = _Wakeups()
 
     def _now_ms(self) -> int:
@@ -401,6 +405,8 @@ class SqsService:
         endpoint = getattr(ctx, "endpoint_url", None)
         if isinstance(endpoint, str) and endpoint:
             return endpoint.rstrip("/")
+        if self.endpoint_url:
+            return self.endpoint_url.rstrip("/")
         host = self.settings.host if self.settings.host not in ("0.0.0.0", "::", "") else "localhost"
         return f"http://{host}:{self.settings.port}"
 
