@@ -17,7 +17,9 @@ from typing import Any
 
 from batchbridge.errors import PatternError
 from batchbridge.patterns.evaluate import matches_compiled
+from batchbridge.patterns.explain import BranchCheck, Explanation, FieldCheck, explain
 from batchbridge.patterns.jsontext import LocatedPatternError
+from batchbridge.patterns.lint import LintWarning, lint
 from batchbridge.patterns.matcher import RuleMatcher
 from batchbridge.patterns.model import CompiledPattern
 from batchbridge.patterns.parse import (
@@ -39,12 +41,18 @@ def matches(
 __all__ = [
     "MAX_COMBINATIONS",
     "MAX_PATTERN_LENGTH",
+    "BranchCheck",
     "CompiledPattern",
+    "Explanation",
+    "FieldCheck",
+    "LintWarning",
     "LocatedPatternError",
     "PatternError",
     "RuleMatcher",
     "compile_pattern",
+    "explain",
     "format_invalid_pattern_message",
+    "lint",
     "matches",
     "validate",
 ]
