@@ -3,8 +3,9 @@
 AWS Batch rules emulated (User Guide "Job states", "Job scheduling", "Array jobs"):
 
 * SUBMITTED -> PENDING when the job waits on dependencies, -> RUNNABLE when it has none; a job
-  whose dependency already FAILED ends ``Dependent Job failed``.  An array parent goes
-  SUBMITTED -> PENDING in the first pass after submission (its children exist by then).
+  whose dependency already FAILED goes through PENDING to FAILED with ``Dependent Job failed``.
+  An array parent goes SUBMITTED -> PENDING in the first pass after submission (its children
+  exist by then).
 * PENDING jobs (array children are born there) with no open dependency -> RUNNABLE.
 * RUNNABLE jobs are placed queue by queue, highest ``priority`` first, each queue in submission
   order (FIFO), into the queue's ENABLED compute environments in ``order``, within each
@@ -61,7 +62,8 @@ def advance_submitted(conn: sqlite3.Connection, writer: JobWriter, batch: int) -
                         writer.fail(child, DEPENDENT_FAILED)
             continue
         if failed:
-            writer.fail(job, DEPENDENT_FAILED)
+            if writer.move(job, JobStatus.PENDING):
+                writer.fail(job, DEPENDENT_FAILED)
         elif job_store.open_dependencies(conn, job.job_id):
             writer.move(job, JobStatus.PENDING)
         else:
