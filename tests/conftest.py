@@ -84,7 +84,12 @@ class InProcessServer:
 def _start_in_process(
     data_dir: Path, services: dict[str, object] | None = None, **overrides: Any
 ) -> InProcessServer:
-    values: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "data_dir": data_dir, "access_log": False}
+    values: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": free_port(),
+        "data_dir": data_dir,
+        "access_log": False,
+    }
     values.update(overrides)
     settings = Settings(**values)
     app = Application(settings, services=services)

@@ -31,9 +31,13 @@ log = logging.getLogger("batchbridge.app")
 
 BackgroundTask = Callable[[], Awaitable[None]]
 
-#: service name -> (module, class) of the service object, built as ``cls(db, settings)``.
+#: service name -> (module, class) of the service objects built as ``cls(db, settings)``.  Services
+#: that need more collaborators (EventBridge's rule registry, Lambda's function runtime) are added
+#: to :func:`build_services` with them.
 SERVICE_FACTORIES: dict[str, tuple[str, str]] = {
     "batch": ("batchbridge.services.batch", "BatchService"),
+    "logs": ("batchbridge.services.logs", "LogsService"),
+    "sqs": ("batchbridge.services.sqs", "SqsService"),
 }
 
 

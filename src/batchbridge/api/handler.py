@@ -12,6 +12,7 @@ its traceback goes to the server's log, never to the client.  Every answer carri
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import time
@@ -37,6 +38,18 @@ from batchbridge.errors import ServiceError, UnknownOperationException
 from batchbridge.services.context import RequestContext
 
 log = logging.getLogger("batchbridge.api")
+
+
+@dataclasses.dataclass(frozen=True)
+class WireContext(RequestContext):
+    """The request context plus the endpoint the client addressed (``http://host:port``).
+
+    SQS builds queue URLs from the endpoint the caller used, as AWS does from its own host name.
+    """
+
+    endpoint_url: str = ""
+
+
 access_log = logging.getLogger("batchbridge.access")
 
 
@@ -140,7 +153,12 @@ class Dispatcher:
         method = getattr(implementation, operation.name, None) if implementation is not None else None
         if method is None:
             raise not_implemented_error(operation)
-        ctx = RequestContext(account_id=self.account_id, region=region, request_id=request_id)
+        ctx = WireContext(
+            account_id=self.account_id,
+            region=region,
+            request_id=request_id,
+            endpoint_url=f"{request.scheme}://{request.host}",
+        )
         result: Any = method(ctx, params)
         if inspect.isawaitable(result):
             result = await result
