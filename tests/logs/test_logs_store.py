@@ -133,3 +133,18 @@ def test_migration_is_registered(db: Database) -> None:
     ids = {row[0] for row in conn.execute("SELECT id FROM schema_migrations")}
     conn.close()
     assert "logs-0001" in ids
+
+
+def test_expire_events_honours_each_groups_retention(db: Database) -> None:
+    day = 86_400_000
+    with db.transaction() as conn:
+        store.append_log_events(conn, "short", "s", [(0, "old"), (5 * day, "recent")])
+        store.append_log_events(conn, "forever", "s", [(0, "kept")])
+        store.set_retention(conn, "short", 3)
+        assert store.expire_events(conn, now_ms=6 * day) == 1
+    assert [e.message for e in store.read_log_events(db, "short", "s", start_from_head=True).events] == [
+        "recent"
+    ]
+    assert [e.message for e in store.read_log_events(db, "forever", "s", start_from_head=True).events] == [
+        "kept"
+    ]

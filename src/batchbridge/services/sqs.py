@@ -827,8 +827,9 @@ class SqsService:
         return store.get_message(conn, queue.name, parsed[1])
 
     def _delete(self, conn: Any, queue: store.Queue, handle: object) -> None:
-        if self._locate(conn, queue, handle) is not None:
-            store.delete_message(conn, queue.name, _parse_receipt_handle(handle)[1])  # type: ignore[index]
+        message = self._locate(conn, queue, handle)
+        if message is not None:
+            store.delete_message(conn, queue.name, message.seq)
 
     def _change_visibility(self, conn: Any, queue: store.Queue, handle: object, timeout: object) -> None:
         seconds = _number_param("VisibilityTimeout", timeout, 0, MAX_VISIBILITY)

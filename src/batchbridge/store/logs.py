@@ -399,3 +399,18 @@ def scan_events(
         if len(rows) < batch:
             return
         cursor = rows[-1]["id"]
+
+
+def expire_events(conn: sqlite3.Connection, now_ms: int) -> int:
+    """Delete events older than their group's retention (``PutRetentionPolicy``); return how many.
+
+    AWS deletes expired events in the background; the application can call this from a periodic
+    background task.  Groups without a retention policy keep their events forever, as on AWS.
+    """
+    cur = conn.execute(
+        "DELETE FROM log_events WHERE id IN ("
+        " SELECT e.id FROM log_events e JOIN log_groups g ON g.name = e.group_name"
+        " WHERE g.retention_days IS NOT NULL AND e.timestamp_ms < ? - g.retention_days * 86400000)",
+        (now_ms,),
+    )
+    return cur.rowcount
