@@ -1,31 +1,35 @@
 """The ``batchbridge`` command: a small dispatcher over one module per subcommand.
 
-Each subcommand lives in ``batchbridge.cli.<name>_cmd`` and exposes ``add_parser(subparsers)``,
-which registers its arguments and sets ``func`` (``(args) -> int``) as the parser default.
-Adding a command is adding its module name to :data:`COMMANDS`; a listed module that is not
-present in this build is skipped.
+Every module ``batchbridge.cli.<name>_cmd`` is a subcommand: it exposes
+``add_parser(subparsers)``, which registers its arguments and sets ``func`` (``(args) -> int``)
+as the parser default.  Modules are discovered over the package, so adding a command is adding
+its module.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 from collections.abc import Sequence
 
-#: Modules of ``batchbridge.cli`` that each add one subcommand.
-COMMANDS: tuple[str, ...] = ("server_cmd",)
+import batchbridge.cli
+
+
+def command_modules() -> list[str]:
+    """Names of the subcommand modules of ``batchbridge.cli``, sorted."""
+    return sorted(
+        info.name for info in pkgutil.iter_modules(batchbridge.cli.__path__) if info.name.endswith("_cmd")
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="batchbridge", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="batchbridge", description="AWS Batch, EventBridge and Lambda on your own machine."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"batchbridge.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"batchbridge.cli.{name}":
-                continue
-            raise
+    for name in command_modules():
+        module = importlib.import_module(f"batchbridge.cli.{name}")
         module.add_parser(subparsers)
     return parser
 
@@ -33,5 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    result: int = args.func(args)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.parse_args([*(argv or []), "--help"] if argv is not None else [args.command, "--help"])
+        return 2
+    result: int = func(args)
     return result
