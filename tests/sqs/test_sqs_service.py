@@ -414,3 +414,28 @@ def test_delete_queue(sqs: SqsService, ctx: RequestContext) -> None:
     with pytest.raises(SqsError) as err:
         sqs.SendMessage(ctx, {"QueueUrl": url, "MessageBody": "x"})
     assert err.value.code == "QueueDoesNotExist"
+
+
+def test_long_poll_sees_a_send_from_another_database_handle(
+    tmp_path: Path, settings: Settings, ctx: RequestContext
+) -> None:
+    path = tmp_path / "shared.sqlite3"
+    db = Database.open(path)
+    receiver = SqsService(db, settings)
+    url = _queue(receiver, ctx)
+    other_db = Database.open(path)
+    other = SqsService(other_db, settings)
+
+    def send() -> None:
+        time.sleep(0.2)
+        other.SendMessage(ctx, {"QueueUrl": url, "MessageBody": "elsewhere"})
+
+    thread = threading.Thread(target=send)
+    started = time.monotonic()
+    thread.start()
+    out = asyncio.run(receiver.ReceiveMessage(ctx, {"QueueUrl": url, "WaitTimeSeconds": 10}))
+    thread.join()
+    assert [m["Body"] for m in out["Messages"]] == ["elsewhere"]
+    assert time.monotonic() - started < 3.0
+    other_db.close()
+    db.close()

@@ -61,6 +61,8 @@ MAX_WAIT_SECONDS = 20
 MAX_VISIBILITY = 43_200
 DEDUP_WINDOW_MS = 5 * 60 * 1000
 PURGE_INTERVAL_MS = 60_000
+#: How often a long poll re-reads the queue even without a wake-up (writes from other processes).
+RECHECK_SECONDS = 1.0
 
 #: Settable queue attributes with their defaults and, for numbers, their allowed range.
 ATTRIBUTE_DEFAULTS: dict[str, str] = {
@@ -791,7 +793,8 @@ class SqsService:
 
         Without ``WaitTimeSeconds`` the queue's ``ReceiveMessageWaitTimeSeconds`` applies.  The
         waiter is registered before each attempt, so a send that lands between the attempt and the
-        wait still wakes it.
+        wait still wakes it.  Sends by another process sharing the database file cannot wake it, so
+        the queue is also re-read every ``RECHECK_SECONDS``.
         """
         wait = params.get("WaitTimeSeconds")
         if wait is not None:
@@ -812,6 +815,7 @@ class SqsService:
                     return {"Messages": messages} if messages else {}
                 if wake_at is not None:
                     remaining = min(remaining, max(0.01, (wake_at - self._now_ms()) / 1000))
+                remaining = min(remaining, RECHECK_SECONDS)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(future), timeout=remaining)
             finally:
