@@ -30,6 +30,9 @@ log = logging.getLogger("batchbridge.server")
 
 APP_KEY = web.AppKey("batchbridge", Application)
 
+#: Largest request body accepted: a 50 MB Lambda zip travels base64-encoded (about 67 MB).
+MAX_REQUEST_BYTES = 100 * 1024 * 1024
+
 
 async def health(request: web.Request) -> web.Response:
     """``GET /health``: ``{"status": "ok", "version": ..., "services": [...]}``."""
@@ -40,7 +43,7 @@ async def health(request: web.Request) -> web.Response:
 
 def build_web_app(app: Application) -> web.Application:
     """The aiohttp application answering ``/health`` and every AWS API request."""
-    web_app = web.Application(client_max_size=64 * 1024 * 1024)
+    web_app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     web_app[APP_KEY] = app
     web_app.router.add_get("/health", health)
     web_app.router.add_route("*", "/{tail:.*}", app.dispatcher.handle)

@@ -109,6 +109,13 @@ class Dispatcher:
             wire = await self._call(request, service, operation, labels, body, caller.region, request_id)
         except ServiceError as error:
             wire = error_response(error, service, operation, json_protocol=target is not None)
+        except web.HTTPRequestEntityTooLarge:
+            too_large = ServiceError(
+                "Request must be smaller than the server's maximum request size.",
+                code="RequestEntityTooLargeException",
+                status=413,
+            )
+            wire = error_response(too_large, service, operation, json_protocol=target is not None)
         except Exception:
             log.exception("request %s failed inside batchbridge", request_id)
             name = service.name if service else None
