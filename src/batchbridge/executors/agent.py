@@ -8,15 +8,16 @@ for the messages and files).
 
 Durability rules:
 
-* output lines are appended to the attempt's ``output.log`` before they are sent;
-* an exit is written atomically to ``exit.json`` before it is sent, and stays on disk until the
+* output lines are appended to the attempt's output log before they are sent;
+* an exit is written atomically to its exit record before it is sent, and stays on disk until the
   server acknowledges it, so an exit is never lost; it is re-sent on ``recover``;
 * records are not fsynced: they survive the crash of any process, not a power loss (after which
   the attempts' processes are gone too and the engine retries them as unknown).
 
-An agent that finds an attempt folder without ``exit.json`` at start-up belongs to an agent that
-died: its process group is killed (pid and start time must both match) and the attempt is
-forgotten, so ``recover`` reports it unknown.  The agent exits by itself once no server has been
+An attempt without an exit record at start-up belonged to an agent that died: its process group
+is killed (pid and start time must both match) and the attempt is forgotten, so ``recover``
+reports it unknown.  (An agent killed within ~50 ms of a spawn leaves no launch record for that
+attempt; such a process is not found again.)  The agent exits by itself once no server has been
 connected and nothing has run for ``--idle-timeout`` seconds.
 
 Run as ``python -m batchbridge.executors.agent --root <data_dir>/agent``.
@@ -30,7 +31,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -46,10 +46,11 @@ from batchbridge.executors.protocol import (
     MAX_FRAME,
     AgentPaths,
     SocketAddress,
+    attempt_id_of,
     decode,
     encode,
-    process_start_time,
     read_output,
+    same_process,
     write_atomic,
 )
 
@@ -97,6 +98,8 @@ class Agent:
         self.done = asyncio.Event()
         self.shutting_down: list[tuple[Connection, int]] = []
         self.loop = asyncio.get_running_loop()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        self.journal_fd = os.open(paths.launches, flags, 0o644)
 
     def _host_identity(self) -> str:
         try:
@@ -111,24 +114,34 @@ class Agent:
     def load_records(self) -> None:
         """Keep unacknowledged exits; kill and forget attempts whose agent died under them."""
         self.paths.attempts.mkdir(parents=True, exist_ok=True)
-        for folder in self.paths.attempts.iterdir():
+        exited: set[str] = set()
+        for attempt_id in {attempt_id_of(name) for name in os.listdir(self.paths.attempts)}:
+            if attempt_id is None:
+                continue
+            files = self.paths.attempt_files(attempt_id)
             try:
-                exit = AttemptExit.from_json(json.loads((folder / "exit.json").read_bytes()))
+                exit = AttemptExit.from_json(json.loads(files.exit.read_bytes()))
             except (OSError, ValueError, TypeError):
-                self._kill_orphan(folder)
-                shutil.rmtree(folder, ignore_errors=True)
+                files.remove()
                 continue
             self.finished[exit.attempt_id] = exit
+            exited.add(exit.attempt_id)
+        for entry in self._journal_entries():
+            if entry.get("attempt_id") not in exited:
+                pid, started = entry.get("pid"), entry.get("started_at_ms")
+                if isinstance(pid, int) and isinstance(started, int) and same_process(pid, started):
+                    kill_group(pid, signal.SIGKILL)
+        os.ftruncate(self.journal_fd, 0)
 
-    @staticmethod
-    def _kill_orphan(folder: Path) -> None:
-        try:
-            launch = json.loads((folder / "launch.json").read_bytes())
-            pid, start_time = int(launch["pid"]), launch["start_time"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return
-        if start_time is not None and process_start_time(pid) == start_time:
-            kill_group(pid, signal.SIGKILL)
+    def _journal_entries(self) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = []
+        with open(self.paths.launches, "rb") as handle:
+            for raw in handle:
+                with contextlib.suppress(ValueError):
+                    value = json.loads(raw)
+                    if isinstance(value, dict):
+                        entries.append(value)
+        return entries
 
     # -- attempt callbacks -----------------------------------------------------------------
 
@@ -143,14 +156,15 @@ class Agent:
         if attempt_id in self.discard:
             self.discard.discard(attempt_id)
             self.subscribers.pop(attempt_id, None)
-            shutil.rmtree(attempt.record_dir, ignore_errors=True)
+            attempt.files.remove()
         else:
-            write_atomic(attempt.record_dir / "exit.json", json.dumps(exit.to_json()).encode())
+            write_atomic(attempt.files.exit, json.dumps(exit.to_json()).encode())
             self.finished[attempt_id] = exit
             conn = self.subscribers.get(attempt_id)
             if conn is not None:
                 conn.send({"op": "exit", "exit": exit.to_json()})
         if not self.running:
+            os.ftruncate(self.journal_fd, 0)
             self.idle_since = time.monotonic()
             for conn, request_id in self.shutting_down:
                 conn.send({"op": "bye", "id": request_id})
@@ -195,40 +209,34 @@ class Agent:
             return
         attempt_id = spec.attempt_id
         existing = self.running.get(attempt_id)
-        if existing is not None or attempt_id in self.finished:
-            if existing is not None:
-                pid, started = existing.pid, existing.started_at_ms
-            else:
-                pid, started = None, self.finished[attempt_id].started_at_ms
-            conn.send(self._launched(request_id, attempt_id, pid, started, existing))
+        if existing is not None:
+            self.subscribers[attempt_id] = conn
+            conn.send(self._launched(request_id, attempt_id, existing.pid, existing.started_at_ms))
             return
-        folder = self.paths.attempt_dir(attempt_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        attempt = AttemptProcess(spec, folder, self.loop, self._lines, self._exited)
+        finished = self.finished.get(attempt_id)
+        if finished is not None:
+            self.subscribers[attempt_id] = conn
+            conn.send(self._launched(request_id, attempt_id, None, finished.started_at_ms))
+            conn.send({"op": "exit", "exit": finished.to_json()})
+            return
+        files = self.paths.attempt_files(attempt_id)
+        attempt = AttemptProcess(spec, self.journal_fd, files, self.loop, self._lines, self._exited)
         self.subscribers[attempt_id] = conn
         self.running[attempt_id] = attempt
         attempt.spawn()
-        conn.send(self._launched(request_id, attempt_id, attempt.pid, attempt.started_at_ms, attempt))
+        conn.send(self._launched(request_id, attempt_id, attempt.pid, attempt.started_at_ms))
 
     @staticmethod
-    def _launched(
-        request_id: Any, attempt_id: str, pid: int | None, started: int | None, attempt: AttemptProcess | None
-    ) -> dict[str, Any]:
-        start_time = attempt.start_time if attempt is not None else None
-        return {
-            "op": "launched",
-            "id": request_id,
-            "attempt_id": attempt_id,
-            "pid": pid,
-            "started_at_ms": started,
-            "start_time": start_time,
-        }
+    def _launched(request_id: Any, attempt_id: str, pid: int | None, started: int | None) -> dict[str, Any]:
+        reply: dict[str, Any] = {"op": "launched", "id": request_id, "attempt_id": attempt_id}
+        reply.update(pid=pid, started_at_ms=started)
+        return reply
 
     def acknowledge(self, attempt_ids: Sequence[str]) -> None:
         for attempt_id in attempt_ids:
             if self.finished.pop(attempt_id, None) is not None:
                 self.subscribers.pop(attempt_id, None)
-                shutil.rmtree(self.paths.attempt_dir(attempt_id), ignore_errors=True)
+                self.paths.attempt_files(attempt_id).remove()
 
     def recover(self, conn: Connection, message: dict[str, Any]) -> None:
         known: dict[str, int] = {str(k): int(v) for k, v in message.get("known", {}).items()}
@@ -251,12 +259,12 @@ class Agent:
                 states[attempt_id] = "unknown"
                 continue
             self.subscribers[attempt_id] = conn
-            records = read_output(self.paths.attempt_dir(attempt_id) / "output.log", last_seq)
+            records = read_output(self.paths.attempt_files(attempt_id).output, last_seq)
             if records:
                 backlog.append({"op": "out", "attempt_id": attempt_id, "lines": records})
             if running is not None:
                 states[attempt_id] = "running"
-                pids[attempt_id] = [running.pid, running.start_time]
+                pids[attempt_id] = running.pid
                 started[attempt_id] = running.started_at_ms
             else:
                 assert exit is not None
@@ -304,7 +312,11 @@ class Agent:
                 except ValueError as error:
                     conn.send({"op": "error", "message": f"bad frame: {error}"})
                     continue
-                self.handle(conn, message)
+                try:
+                    self.handle(conn, message)
+                except Exception as error:
+                    print(f"agent: {message.get('op')} failed: {error!r}", file=sys.stderr, flush=True)
+                    conn.send({"op": "error", "id": message.get("id"), "message": str(error)})
         finally:
             conn.closed = True
             self.connections.discard(conn)

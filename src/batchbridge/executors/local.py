@@ -45,7 +45,7 @@ from batchbridge.executors.protocol import (
     SocketAddress,
     decode,
     encode,
-    process_start_time,
+    same_process,
 )
 
 
@@ -224,8 +224,8 @@ class LocalExecutor:
         if self._closing:
             return
         stopped = now_ms()
-        for attempt_id, (pid, start_time) in list(self._live.items()):
-            if pid is not None and start_time is not None and process_start_time(pid) == start_time:
+        for attempt_id, (pid, started_at_ms) in list(self._live.items()):
+            if pid is not None and same_process(pid, started_at_ms):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
             self._events.put_nowait(
@@ -263,10 +263,9 @@ class LocalExecutor:
         except ServerException:
             self._live.pop(spec.attempt_id, None)
             raise
-        pid, start_time = reply.get("pid"), reply.get("start_time")
+        pid, started = reply.get("pid"), reply.get("started_at_ms")
         if spec.attempt_id in self._live:
-            self._live[spec.attempt_id] = (pid, start_time)
-        started = reply["started_at_ms"]
+            self._live[spec.attempt_id] = (pid, started)
         return AttemptInfo(spec.attempt_id, self.host_id, self.container_instance_id, started, pid)
 
     async def stop(self, attempt_id: str, reason: str) -> None:
@@ -295,8 +294,8 @@ class LocalExecutor:
                 exit = AttemptExit.from_json(reply["exits"][attempt_id])
             pid: int | None = None
             if state is AttemptState.RUNNING:
-                pid, start_time = reply["pids"][attempt_id]
-                self._live[attempt_id] = (pid, start_time)
+                pid = reply["pids"][attempt_id]
+                self._live[attempt_id] = (pid, reply["started"].get(attempt_id))
             info = None
             if state is not AttemptState.UNKNOWN:
                 started = reply["started"].get(attempt_id)

@@ -29,7 +29,6 @@ import os
 import signal
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO
 
 from batchbridge.executors.base import (
@@ -43,7 +42,7 @@ from batchbridge.executors.base import (
     LaunchSpec,
     now_ms,
 )
-from batchbridge.executors.protocol import MAX_LINE_BYTES, process_start_time
+from batchbridge.executors.protocol import MAX_LINE_BYTES, AttemptFiles
 
 #: How long output pipes may stay open after the main process exited and its group was killed
 #: (a process that left the group with ``setsid`` could hold them forever).
@@ -51,6 +50,16 @@ PIPE_DRAIN_SECONDS = 2.0
 
 LineSink = Callable[["AttemptProcess", list[list[object]]], None]
 ExitSink = Callable[["AttemptProcess", AttemptExit], None]
+
+
+_DEVNULL: list[int] = []
+
+
+def _devnull() -> int:
+    """One read-only ``/dev/null`` descriptor shared by every spawn (one open less per attempt)."""
+    if not _DEVNULL:
+        _DEVNULL.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+    return _DEVNULL[0]
 
 
 def kill_group(pgid: int, sig: int) -> None:
@@ -82,18 +91,19 @@ class AttemptProcess:
     def __init__(
         self,
         spec: LaunchSpec,
-        record_dir: Path,
+        journal_fd: int,
+        files: AttemptFiles,
         loop: asyncio.AbstractEventLoop,
         on_lines: LineSink,
         on_exit: ExitSink,
     ) -> None:
         self.spec = spec
-        self.record_dir = record_dir
+        self._journal_fd = journal_fd
+        self.files = files
         self.loop = loop
         self._on_lines = on_lines
         self._on_exit = on_exit
         self.pid: int | None = None
-        self.start_time: int | None = None
         self.started_at_ms: int | None = None
         self.seq = 0
         self.exit: AttemptExit | None = None
@@ -116,16 +126,13 @@ class AttemptProcess:
     def spawn(self) -> None:
         """Start the command; on failure the attempt ends at once as ``Task failed to start``."""
         spec = self.spec
-        self._out_fd = os.open(
-            self.record_dir / "output.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644
-        )
         try:
             spec.workdir.mkdir(parents=True, exist_ok=True)
             proc = subprocess.Popen(
                 spec.command,
                 env=spec.environment,
                 cwd=spec.workdir,
-                stdin=subprocess.DEVNULL,
+                stdin=_devnull(),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
@@ -136,10 +143,8 @@ class AttemptProcess:
         self._proc = proc
         self.pid = proc.pid
         self.started_at_ms = now_ms()
-        self.start_time = process_start_time(proc.pid)
-        launch = {"spec": spec.to_json(), "pid": self.pid, "start_time": self.start_time}
-        launch["started_at_ms"] = self.started_at_ms
-        (self.record_dir / "launch.json").write_bytes(json.dumps(launch).encode())
+        entry = {"attempt_id": spec.attempt_id, "pid": proc.pid, "started_at_ms": self.started_at_ms}
+        os.write(self._journal_fd, json.dumps(entry).encode() + b"\n")
         for pipe, stream in ((proc.stdout, "o"), (proc.stderr, "e")):
             assert pipe is not None
             fd = pipe.fileno()
@@ -243,6 +248,9 @@ class AttemptProcess:
                 text = text[:-1]
             records.append([self.seq, stamp, stream, text])
         blob = b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records)
+        if self._out_fd < 0:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+            self._out_fd = os.open(self.files.output, flags, 0o644)
         os.write(self._out_fd, blob)
         self._on_lines(self, records)
 

@@ -28,13 +28,18 @@ Agent to server:
 Files under ``<data_dir>/agent/``: ``agent.pid`` (holds the agent's pid; the agent keeps an
 exclusive ``flock`` on it, so at most one agent runs per data folder), ``agent.sock``, ``agent.log``
 (the agent's own diagnostics), ``host.json`` (the stable ``container_instance_id``) and
-``attempts/<attempt_id>/`` with ``launch.json`` (spec, pid, process start time), ``output.log`` (one
-JSON array ``[seq, timestamp_ms, "o" | "e", message]`` per line, append-only) and ``exit.json``
-(written to a temporary name and renamed, so it is either absent or complete).
+``launches.log`` (one JSON object ``{"attempt_id", "pid", "started_at_ms"}`` per spawn, append-only,
+emptied whenever nothing runs; it lets a new agent kill the processes of an agent that died) and
+``attempts/`` with, per attempt, ``<attempt_id>.output.log``
+(one JSON array ``[seq, timestamp_ms, "o" | "e", message]`` per line, append-only, created with the
+first line) and ``<attempt_id>.exit.json`` (written to a temporary name and renamed, so it is either
+absent or complete).  Flat files rather than a folder per attempt keep a short attempt's cost to a
+handful of file operations.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -81,11 +86,47 @@ class AgentPaths:
         return self.root / "host.json"
 
     @property
+    def launches(self) -> Path:
+        return self.root / "launches.log"
+
+    @property
     def attempts(self) -> Path:
         return self.root / "attempts"
 
-    def attempt_dir(self, attempt_id: str) -> Path:
-        return self.attempts / attempt_id
+    def attempt_files(self, attempt_id: str) -> AttemptFiles:
+        return AttemptFiles(self.attempts, attempt_id)
+
+
+RECORD_SUFFIXES = (".output.log", ".exit.json", ".exit.json.tmp")
+
+
+def attempt_id_of(file_name: str) -> str | None:
+    """The attempt a record file belongs to, or None for a file that is not a record."""
+    for suffix in RECORD_SUFFIXES:
+        if file_name.endswith(suffix):
+            return file_name[: -len(suffix)] or None
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class AttemptFiles:
+    """The records the agent keeps for one attempt."""
+
+    folder: Path
+    attempt_id: str
+
+    @property
+    def output(self) -> Path:
+        return self.folder / f"{self.attempt_id}.output.log"
+
+    @property
+    def exit(self) -> Path:
+        return self.folder / f"{self.attempt_id}.exit.json"
+
+    def remove(self) -> None:
+        for path in (self.exit, self.output):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
 
 class SocketAddress:
@@ -138,18 +179,35 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def process_start_time(pid: int) -> int | None:
-    """The start time of ``pid`` in clock ticks since boot (field 22 of /proc/<pid>/stat).
+def process_started_at_ms(pid: int) -> int | None:
+    """When ``pid`` started, in epoch milliseconds, from /proc (None when it does not run).
 
-    Stored next to a pid so that a recycled pid is never mistaken for the attempt's process.
+    Field 22 of ``/proc/<pid>/stat`` is the start in clock ticks after boot; ``btime`` in
+    ``/proc/stat`` is the boot time in epoch seconds.
     """
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             data = handle.read()
-    except OSError:
+        with open("/proc/stat", "rb") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith(b"btime "))
+    except (OSError, StopIteration, ValueError):
         return None
     fields = data[data.rindex(b")") + 2 :].split()
-    return int(fields[19])
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return boot * 1000 + int(fields[19]) * 1000 // os.sysconf("SC_CLK_TCK")
+
+
+def same_process(pid: int, started_at_ms: int | None) -> bool:
+    """True when ``pid`` is still the process that was spawned at ``started_at_ms``.
+
+    Guards every kill of a remembered pid against pid reuse: the start times must agree within
+    the boot time's one-second resolution (plus a margin).
+    """
+    if started_at_ms is None:
+        return False
+    started = process_started_at_ms(pid)
+    return started is not None and abs(started - started_at_ms) <= 2500
 
 
 def read_output(path: Path, after_seq: int) -> list[list[Any]]:
