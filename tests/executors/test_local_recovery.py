@@ -169,3 +169,21 @@ def test_the_agent_exits_by_itself_when_idle_and_unconnected(data_dir: Path) -> 
 
     pid = run(scenario())
     assert pid is not None and wait_gone(pid, 5)
+
+
+def test_launching_an_attempt_id_again_starts_nothing_new(data_dir: Path) -> None:
+    async def scenario() -> None:
+        async with started(data_dir) as executor:
+            launch = spec(data_dir, "once", ["sh", "-c", "echo run; sleep 0.3"])
+            first = await executor.launch(launch)
+            second = await executor.launch(launch)
+            assert second.pid == first.pid and second.started_at_ms == first.started_at_ms
+            lines, exits = await collect(executor, {"once"}, ack=False)
+            assert [line.message for line in lines["once"]] == ["run"]
+            third = await executor.launch(launch)
+            assert third.pid is None and third.started_at_ms == first.started_at_ms
+            _, again = await collect(executor, {"once"})
+            assert again["once"] == exits["once"]
+            await executor.stop("no-such-attempt", "ignored")
+
+    run(scenario())
