@@ -72,6 +72,7 @@ class RunState:
     exit_code: int | None = None
     reason: str | None = None
     attempt_started_at: int | None = None
+    seq: int = 0
 
 
 @dataclasses.dataclass

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from collections.abc import Iterator
 
 from batchbridge.domain.jobs import Job
 from batchbridge.domain.lifecycle import JobKind, JobStatus
@@ -98,7 +99,7 @@ def place_runnable(
     for sq in queues:
         if not sq.targets:
             continue
-        for job in job_store.runnable_in_queue(conn, sq.queue.arn, batch):
+        for job in _runnable(conn, sq, usage, batch):
             chosen = None
             for target in sq.targets:
                 ce = target.compute_environment
@@ -135,6 +136,26 @@ def place_runnable(
                 usage[ce.arn].add(job)
                 placed.append(job)
     return placed
+
+
+def _runnable(
+    conn: sqlite3.Connection, sq: SchedulingQueue, usage: dict[str, Usage], batch: int
+) -> Iterator[Job]:
+    """RUNNABLE jobs of ``sq`` in FIFO order, read in small pages while any CE has room."""
+    after = 0
+    seen = 0
+    page = 32
+    while seen < batch:
+        if all(_full(usage.get(t.compute_environment.arn), t.capacity.vcpus) for t in sq.targets):
+            return
+        jobs = job_store.runnable_in_queue(conn, sq.queue.arn, page, after)
+        if not jobs:
+            return
+        for job in jobs:
+            after = job.run.seq
+            seen += 1
+            yield job
+        page = min(page * 2, 512)
 
 
 def _full(used: Usage | None, vcpus: float) -> bool:

@@ -175,13 +175,19 @@ def jobs_in_status(conn: sqlite3.Connection, status: JobStatus, limit: int = 100
     return [_load(r) for r in rows]
 
 
-def runnable_in_queue(conn: sqlite3.Connection, queue_arn: str, limit: int) -> list[Job]:
-    """RUNNABLE jobs of one queue in submission order (FIFO)."""
+def runnable_in_queue(conn: sqlite3.Connection, queue_arn: str, limit: int, after_seq: int = 0) -> list[Job]:
+    """RUNNABLE jobs of one queue in submission order (FIFO), after ``after_seq``."""
     rows = conn.execute(
-        "SELECT doc FROM jobs WHERE queue_arn = ? AND status = 'RUNNABLE' ORDER BY seq LIMIT ?",
-        (queue_arn, limit),
+        "SELECT seq, doc FROM jobs WHERE queue_arn = ? AND status = 'RUNNABLE' AND seq > ?"
+        " ORDER BY seq LIMIT ?",
+        (queue_arn, after_seq, limit),
     ).fetchall()
-    return [_load(r) for r in rows]
+    out = []
+    for row in rows:
+        job = _load(row)
+        job.run.seq = int(row["seq"])
+        out.append(job)
+    return out
 
 
 def runnable_queues(conn: sqlite3.Connection) -> list[str]:
