@@ -217,7 +217,10 @@ class LocalExecutor:
             conn.resolve(message)
 
     def _lost(self, conn: AgentConnection) -> None:
-        """The agent connection ended: unless we closed it, the host is lost."""
+        """The agent connection ended: unless we closed it, the host is lost.
+
+        Launches still waiting for their reply fail with :class:`ServerException` instead.
+        """
         if self._conn is conn:
             self._conn = None
         conn.fail_all(ServerException("the connection to the host agent was lost"))
@@ -225,7 +228,9 @@ class LocalExecutor:
             return
         stopped = now_ms()
         for attempt_id, (pid, started_at_ms) in list(self._live.items()):
-            if pid is not None and same_process(pid, started_at_ms):
+            if pid is None:
+                continue
+            if same_process(pid, started_at_ms):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
             self._events.put_nowait(
@@ -234,7 +239,7 @@ class LocalExecutor:
                     exit_code=None,
                     reason=None,
                     status_reason=host_lost_reason(self.host_id),
-                    started_at_ms=None,
+                    started_at_ms=started_at_ms,
                     stopped_at_ms=stopped,
                     host_lost=True,
                 )
