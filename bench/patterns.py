@@ -77,7 +77,11 @@ def batch_events() -> tuple[dict[str, Any], dict[str, Any]]:
     instance = f"arn:aws:ecs:{REGION}:{ACCOUNT}:container-instance/c1/7f3e"
     task = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/c1/91ab"
     child_container = dict(
-        container, exitCode=0, containerInstanceArn=instance, taskArn=task, logStreamName="print-color/default/91ab"
+        container,
+        exitCode=0,
+        containerInstanceArn=instance,
+        taskArn=task,
+        logStreamName="print-color/default/91ab",
     )
     child = envelope(
         f"{PARENT_ID}:1",
@@ -106,7 +110,15 @@ def batch_events() -> tuple[dict[str, Any], dict[str, Any]]:
             arrayProperties={"statusSummary": {}, "index": 1},
         ),
     )
-    summary = {"STARTING": 0, "FAILED": 0, "RUNNING": 0, "SUCCEEDED": 2, "RUNNABLE": 0, "SUBMITTED": 0, "PENDING": 0}
+    summary = {
+        "STARTING": 0,
+        "FAILED": 0,
+        "RUNNING": 0,
+        "SUCCEEDED": 2,
+        "RUNNABLE": 0,
+        "SUBMITTED": 0,
+        "PENDING": 0,
+    }
     parent = envelope(
         PARENT_ID,
         dict(
@@ -192,16 +204,28 @@ def _custom_rule(rng: random.Random, i: int) -> dict[str, Any]:
     if variant == 0:
         return {"source": [app], "detail": {"sourceIp": [{"cidr": f"10.{i % 200}.0.0/16"}]}}
     if variant == 1:
-        return {"source": [{"prefix": "com.example."}], "detail-type": [f"Order {i % 7}"], "detail": {"amount": [{"numeric": [">", 100]}]}}
+        return {
+            "source": [{"prefix": "com.example."}],
+            "detail-type": [f"Order {i % 7}"],
+            "detail": {"amount": [{"numeric": [">", 100]}]},
+        }
     if variant == 2:
-        return {"source": [app], "detail": {"region": [{"anything-but": {"prefix": "us-"}}], "tier": ["gold", "silver"]}}
+        return {
+            "source": [app],
+            "detail": {"region": [{"anything-but": {"prefix": "us-"}}], "tier": ["gold", "silver"]},
+        }
     return {"account": [ACCOUNT], "source": [app], "detail": {"flag": [True], "owner": [None, ""]}}
 
 
 def generate_rules(count: int, seed: int) -> list[tuple[str, dict[str, Any]]]:
     """Deterministic rules: about a quarter each for Batch, EC2, S3 and custom sources."""
     rng = random.Random(seed)
-    makers: list[Callable[[random.Random, int], dict[str, Any]]] = [_batch_rule, _ec2_rule, _s3_rule, _custom_rule]
+    makers: list[Callable[[random.Random, int], dict[str, Any]]] = [
+        _batch_rule,
+        _ec2_rule,
+        _s3_rule,
+        _custom_rule,
+    ]
     return [(f"rule-{i:05d}", makers[rng.randrange(4)](rng, i)) for i in range(count)]
 
 
@@ -281,17 +305,22 @@ def main() -> None:
                         f"only {name}: {sorted(got - ours)[:5]})"
                     )
             row = {"matched": float(len(ours))}
-            row["ours"] = _rate(lambda e=event: matcher.match(e), args.seconds)
-            row["moto"] = _rate(lambda e=event: [p.matches_event(e) for _, p in moto_rules], args.peer_seconds)
+            row["ours"] = _rate(lambda e=event, m=matcher: m.match(e), args.seconds)
+            row["moto"] = _rate(
+                lambda e=event, rs=moto_rules: [p.matches_event(e) for _, p in rs], args.peer_seconds
+            )
             if localstack_match is not None:
-                lm = localstack_match
                 row["localstack"] = _rate(
-                    lambda t=event_text: [lm(text, t) for _, text in texts], args.peer_seconds
+                    lambda t=event_text, lm=localstack_match, ts=texts: [lm(x, t) for _, x in ts],
+                    args.peer_seconds,
                 )
             results[(count, label)] = row
 
     print()
-    print(f"{'rules':>6} {'event':>7} {'matched':>7} {'ours ev/s':>12} {'moto ev/s':>11} {'localstack ev/s':>16}")
+    print(
+        f"{'rules':>6} {'event':>7} {'matched':>7} {'ours ev/s':>12} {'moto ev/s':>11} "
+        f"{'localstack ev/s':>16}"
+    )
     for (count, label), row in results.items():
         ls = f"{row['localstack']:16.1f}" if "localstack" in row else f"{'n/a':>16}"
         print(f"{count:>6} {label:>7} {int(row['matched']):>7} {row['ours']:12.0f} {row['moto']:11.1f} {ls}")

@@ -57,6 +57,7 @@ class FieldIndex:
         "prefix",
         "prefix_ic",
         "scan",
+        "simple",
         "suffix",
         "suffix_ic",
     )
@@ -73,6 +74,7 @@ class FieldIndex:
         self.suffix_ic: dict[int, dict[str, Edges]] = {}
         self.scan: tuple[tuple[ops.Condition, EdgeKey], ...] = ()
         self.absent: Edges = ()
+        self.simple = True
 
     def copy(self, owner: Txn) -> FieldIndex:
         new = FieldIndex(owner)
@@ -86,6 +88,7 @@ class FieldIndex:
         new.suffix_ic = dict(self.suffix_ic)
         new.scan = self.scan
         new.absent = self.absent
+        new.simple = self.simple
         return new
 
     def _affix_table(self, cond: ops.Prefix | ops.Suffix) -> dict[int, dict[str, Edges]]:
@@ -121,9 +124,14 @@ class FieldIndex:
                 self.scan = tuple(item for item in self.scan if item != (cond, edge))
                 if not remove:
                     self.scan += ((cond, edge),)
+        self.simple = not (
+            self.ip or self.ieq or self.prefix or self.suffix or self.prefix_ic or self.suffix_ic or self.scan
+        )
 
-    def targets(self, value: Any) -> list[EdgeKey]:
+    def targets(self, value: Any) -> list[EdgeKey] | Edges:
         """The transitions a leaf value takes (may repeat one)."""
+        if self.simple:
+            return self.exact.get(value if type(value) is str else value_key(value), ())
         out: list[EdgeKey] = []
         if type(value) is str:
             hit = self.exact.get(value)

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from batchbridge.patterns.evaluate import event_mapping
-from batchbridge.patterns.machine import Node, Txn, insert, remove
+from batchbridge.patterns.machine import EdgeKey, Node, Txn, insert, remove
 from batchbridge.patterns.model import CompiledPattern
 from batchbridge.patterns.parse import compile_pattern
-from batchbridge.patterns.values import Membership, compatible, flatten, path_prefixes
+from batchbridge.patterns.values import Membership, compatible, flatten, path_prefixes, value_key
 
 Pattern = Mapping[str, Any] | str | bytes | CompiledPattern
 
@@ -88,8 +88,14 @@ class RuleMatcher:
                             seen.add(key)
                             stack.append((child, merged))
                     continue
+                simple = index.simple
+                exact = index.exact
+                targets: Sequence[EdgeKey]
                 for value, membership in found_leaves:
-                    targets = index.targets(value)
+                    if simple:
+                        targets = exact.get(value if type(value) is str else value_key(value), ())
+                    else:
+                        targets = index.targets(value)
                     if not targets:
                         continue
                     state = merged
