@@ -30,14 +30,10 @@ import asyncio, sys, time
 from pathlib import Path
 from batchbridge.app import Application
 from batchbridge.config import Settings
-from batchbridge.engine.runner import JobEngine
-from batchbridge.executors.local import LocalExecutor
 from batchbridge.server import ThreadedServer
 data = Path(sys.argv[1])
-settings = Settings(host="127.0.0.1", port=0, data_dir=data, access_log=False)
+settings = Settings(host="127.0.0.1", port=0, data_dir=data, access_log=False, agent_idle_seconds=10.0)
 app = Application(settings)
-engine = JobEngine(app.db, settings, LocalExecutor(data, agent_idle_timeout=10.0))
-app.add_background_task(engine.run)
 server = ThreadedServer(settings, app).start()
 print(server.url, flush=True)
 while True:

@@ -5,74 +5,33 @@ event loop, see :class:`batchbridge.server.ThreadedServer`) or as ``batchbridge 
 own process.  Everything the HTTP layer and the background tasks share hangs off it:
 
 * ``settings``: the frozen :class:`~batchbridge.config.Settings`;
-* ``db``: ``batchbridge.store.Database.open(settings.db_path)`` when the store package provides
-  it, else ``None``;
+* ``db``: the store, ``Database.open(settings.db_path)`` (``None`` with ``open_store=False``,
+  for wire-layer tests that bring their own services);
+* ``parts``: every part built from the store (:class:`batchbridge.assembly.Parts`): the services,
+  the job engine with its executor, the Lambda runtime and the EventBridge dispatcher;
 * ``services``: the services table keyed by botocore service name (``"batch"``, ``"events"``,
-  ``"logs"``, ``"lambda"``, ``"sqs"``), built in one place, :func:`build_services`;
+  ``"logs"``, ``"lambda"``, ``"sqs"``);
 * ``background``: coroutine functions started with the server and cancelled on shutdown (the
-  scheduler and event delivery plug in here).
+  job engine and event delivery).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from batchbridge.api.auth import Authenticator
 from batchbridge.api.catalog import SERVICE_NAMES, Catalog, load_catalog
 from batchbridge.api.handler import Dispatcher
+from batchbridge.assembly import Parts
 from batchbridge.config import Settings
+from batchbridge.store.db import Database
 
 log = logging.getLogger("batchbridge.app")
 
 BackgroundTask = Callable[[], Awaitable[None]]
-
-#: service name -> (module, class) of the service objects built as ``cls(db, settings)``.  Services
-#: that need more collaborators (EventBridge's rule registry, Lambda's function runtime) are added
-#: to :func:`build_services` with them.
-SERVICE_FACTORIES: dict[str, tuple[str, str]] = {
-    "batch": ("batchbridge.services.batch", "BatchService"),
-    "logs": ("batchbridge.services.logs", "LogsService"),
-    "sqs": ("batchbridge.services.sqs", "SqsService"),
-}
-
-
-def optional_attribute(module_name: str, attribute: str) -> Any:
-    """``module.attribute`` when the module exists, else ``None``.
-
-    Only the absence of the named module itself is tolerated; an import error inside it is
-    raised, so a broken module is never silently skipped.
-    """
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name):
-            return None
-        raise
-    return getattr(module, attribute, None)
-
-
-def open_database(settings: Settings) -> Any:
-    """Open the store at ``settings.db_path`` if the store package is there, else ``None``."""
-    database = optional_attribute("batchbridge.store", "Database")
-    if database is None:
-        return None
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return database.open(settings.db_path)
-
-
-def build_services(settings: Settings, db: Any) -> dict[str, object]:
-    """Create every service object that exists in this build, keyed by botocore service name."""
-    services: dict[str, object] = {}
-    for name, (module_name, class_name) in SERVICE_FACTORIES.items():
-        factory = optional_attribute(module_name, class_name)
-        if factory is not None and db is not None:
-            services[name] = factory(db, settings)
-    return services
 
 
 class Application:
@@ -88,11 +47,19 @@ class Application:
     ) -> None:
         self.settings = settings
         self.catalog = catalog if catalog is not None else load_catalog(SERVICE_NAMES)
-        self.db: Any = open_database(settings) if open_store else None
-        self.services: dict[str, object] = build_services(settings, self.db)
+        self.endpoint_url = ""
+        self.db: Database | None = None
+        self.parts: Parts | None = None
+        self.services: dict[str, object] = {}
+        self.background: list[BackgroundTask] = []
+        if open_store:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self.db = Database.open(settings.db_path)
+            self.parts = Parts(self.db, settings)
+            self.services.update(self.parts.services())
+            self.background += [self.parts.engine.run, self.parts.eventbridge.dispatcher.run]
         if services:
             self.services.update(services)
-        self.background: list[BackgroundTask] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.authenticator = Authenticator(settings.region, settings.require_auth, settings.credentials)
         self.dispatcher = Dispatcher(
@@ -118,6 +85,12 @@ class Application:
         except Exception:
             log.exception("background task %s stopped with an error", getattr(task, "__name__", task))
 
+    def listening(self, endpoint_url: str) -> None:
+        """Called once the server is bound: the parts learn the endpoint clients use."""
+        self.endpoint_url = endpoint_url
+        if self.parts is not None:
+            self.parts.listening(endpoint_url)
+
     async def start(self) -> None:
         """Start every background task on the running loop."""
         loop = asyncio.get_running_loop()
@@ -131,12 +104,11 @@ class Application:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.parts is not None:
+            await self.parts.close()
         db, self.db = self.db, None
-        close = getattr(db, "close", None)
-        if close is not None:
-            result = close()
-            if asyncio.iscoroutine(result):
-                await result
+        if db is not None:
+            db.close()
 
     def service_names(self) -> list[str]:
         """The services this build answers, as shown by ``GET /health``."""

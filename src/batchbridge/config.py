@@ -44,6 +44,8 @@ class Settings:
     kill_grace_seconds: float = 30.0
     #: How often the scheduler looks for work when nothing wakes it, in seconds.
     scheduler_interval: float = 0.05
+    #: Seconds the host agent lingers with no server connected and nothing running.
+    agent_idle_seconds: float = 60.0
     #: Memory this server may hand to jobs, in MiB (default: the machine's memory).
     memory_mib: int = 0
     #: compute environment name -> Ray cluster address.

@@ -82,6 +82,8 @@ async def start_server(app: Application, host: str | None = None, port: int | No
     sockets = getattr(server, "sockets", None) or []
     if sockets:
         bound = int(sockets[0].getsockname()[1])
+    reachable = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    app.listening(f"http://{reachable}:{bound}")
     return RunningServer(app, runner, bound)
 
 

@@ -12,8 +12,6 @@ import pytest
 
 from batchbridge.app import Application
 from batchbridge.config import Settings
-from batchbridge.engine.runner import JobEngine
-from batchbridge.executors.local import LocalExecutor
 from batchbridge.server import ThreadedServer
 from batchbridge.store.outbox import Outbox
 
@@ -30,13 +28,14 @@ class JobsServer:
             "min_timeout_seconds": 1,
             "kill_grace_seconds": 0.5,
             "scheduler_interval": 0.02,
+            "agent_idle_seconds": 5.0,
         }
         values.update(overrides)
         self.settings = Settings(**values)
         self.app = Application(self.settings)
-        self.executor = LocalExecutor(data_dir, agent_idle_timeout=5.0)
-        self.engine = JobEngine(self.app.db, self.settings, self.executor)
-        self.app.add_background_task(self.engine.run)
+        assert self.app.parts is not None
+        self.executor = self.app.parts.executor
+        self.engine = self.app.parts.engine
         self.threaded = ThreadedServer(self.settings, self.app).start()
 
     @property

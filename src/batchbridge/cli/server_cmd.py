@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from batchbridge.config import load_settings
+from batchbridge.config import load_settings, parse_images
 
 
 def add_parser(subparsers: Any) -> None:
@@ -34,13 +34,31 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--no-access-log", dest="access_log", action="store_false", default=None, help="no per-request log"
     )
+    parser.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="IMAGE=COMMAND",
+        help="run COMMAND for container image IMAGE (repeatable; env BATCHBRIDGE_IMAGES, ';'-separated)",
+    )
+    parser.add_argument(
+        "--min-timeout-seconds",
+        type=int,
+        help="lowest accepted attemptDurationSeconds (AWS: 60; lower it for fast tests)",
+    )
     parser.set_defaults(func=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
     from batchbridge.server import run
 
+    try:
+        images = parse_images(args.image) if args.image else None
+    except ValueError as exc:
+        raise SystemExit(f"batchbridge server: {exc}") from exc
     settings = load_settings(
+        images=images,
+        min_timeout_seconds=args.min_timeout_seconds,
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,

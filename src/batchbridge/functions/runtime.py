@@ -102,6 +102,10 @@ class FunctionRuntime:
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
 
+    def set_base_environment(self, values: Mapping[str, str]) -> None:
+        """Add ``values`` to the environment of workers started from now on."""
+        self._base_environment.update(values)
+
     @property
     def code_root(self) -> Path:
         """Where :meth:`FunctionCode.from_zip` should extract packages for this runtime."""
