@@ -4,34 +4,45 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.batchbridge-installed
+PIP := $(PY) -m pip --quiet --disable-pip-version-check
 
 .PHONY: demo test lint typecheck unit bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,bench,ray]'
-	touch $(STAMP)
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 
-demo: $(STAMP)
+$(VENV)/.installed-base: pyproject.toml | $(PY)
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PIP) install -e '.[test,ray]'
+	touch $@
+
+$(VENV)/.installed-bench: pyproject.toml | $(PY)
+	$(PIP) install -e '.[test,bench,ray]'
+	touch $@
+
+demo: $(VENV)/.installed-base
 	$(PY) -m batchbridge demo
 
-lint: $(STAMP)
+lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 
-typecheck: $(STAMP)
+typecheck: $(VENV)/.installed-test
 	$(VENV)/bin/mypy --strict src/batchbridge
 
-unit: $(STAMP)
+unit: $(VENV)/.installed-test
 	$(PY) -m pytest
 
 test: lint typecheck unit
 
-bench: $(STAMP)
+bench: $(VENV)/.installed-bench
 	$(PY) bench/patterns.py
 	$(PY) bench/api.py
+	$(PY) bench/dispatch.py --quick
+	$(PY) bench/describe.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) build src/*.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
