@@ -25,6 +25,7 @@ from aiohttp import web
 import batchbridge
 from batchbridge.app import Application
 from batchbridge.config import Settings
+from batchbridge.web.extensions import add_routes
 
 log = logging.getLogger("batchbridge.server")
 
@@ -46,6 +47,8 @@ def build_web_app(app: Application) -> web.Application:
     web_app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     web_app[APP_KEY] = app
     web_app.router.add_get("/health", health)
+    if app.db is not None:
+        add_routes(web_app, app.db)
     web_app.router.add_route("*", "/{tail:.*}", app.dispatcher.handle)
     return web_app
 

@@ -49,6 +49,14 @@ MIGRATIONS: Sequence[tuple[str, str]] = (
         CREATE INDEX outbox_unconsumed ON outbox(position) WHERE consumed_at IS NULL;
         """,
     ),
+    (
+        "outbox-0002",
+        """
+        ALTER TABLE outbox ADD COLUMN job_id TEXT;
+        UPDATE outbox SET job_id = json_extract(body, '$.detail.jobId');
+        CREATE INDEX outbox_by_job ON outbox(job_id, position) WHERE job_id IS NOT NULL;
+        """,
+    ),
 )
 
 
@@ -101,16 +109,22 @@ def _signal(db: Database) -> _Signal:
         return sig
 
 
+_INSERT = (
+    "INSERT INTO outbox(event_id, source, detail_type, body, created_at, job_id) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
 def append_event(conn: sqlite3.Connection, event: dict[str, Any]) -> int:
     """Store ``event`` (an EventBridge envelope) inside the caller's transaction; return its position."""
     cur = conn.execute(
-        "INSERT INTO outbox(event_id, source, detail_type, body, created_at) VALUES (?, ?, ?, ?, ?)",
+        _INSERT,
         (
             event["id"],
             event["source"],
             event["detail-type"],
             json.dumps(event, separators=(",", ":")),
             int(time.time() * 1000),
+            _job_id(event),
         ),
     )
     return int(cur.lastrowid or 0)
@@ -120,9 +134,24 @@ def append_events(conn: sqlite3.Connection, events: Iterable[dict[str, Any]]) ->
     """Store many events in one ``executemany`` inside the caller's transaction."""
     now = int(time.time() * 1000)
     conn.executemany(
-        "INSERT INTO outbox(event_id, source, detail_type, body, created_at) VALUES (?, ?, ?, ?, ?)",
-        [(e["id"], e["source"], e["detail-type"], json.dumps(e, separators=(",", ":")), now) for e in events],
+        _INSERT,
+        [
+            (e["id"], e["source"], e["detail-type"], json.dumps(e, separators=(",", ":")), now, _job_id(e))
+            for e in events
+        ],
     )
+
+
+def _job_id(event: dict[str, Any]) -> str | None:
+    detail = event.get("detail")
+    job_id = detail.get("jobId") if isinstance(detail, dict) else None
+    return job_id if isinstance(job_id, str) else None
+
+
+def events_for_job(conn: sqlite3.Connection, job_id: str) -> list[dict[str, Any]]:
+    """Every event the job produced, in the order they were written (for ``explain --job``)."""
+    rows = conn.execute("SELECT body FROM outbox WHERE job_id = ? ORDER BY position", (job_id,)).fetchall()
+    return [json.loads(row["body"]) for row in rows]
 
 
 def notify(db: Database) -> None:
