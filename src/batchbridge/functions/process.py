@@ -269,11 +269,16 @@ class WorkerProcess:
             return self._process.returncode
 
     async def kill(self) -> None:
-        """Kill the worker's process group and reap it; safe to call more than once."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._process.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            self._process.kill()
+        """Kill the worker's process group and reap it; safe to call more than once.
+
+        Only asyncio's child watcher reaps the worker: ``Process.kill()`` would first poll the
+        process (``Popen.send_signal`` does) and could reap it behind the watcher's back, which
+        then reports "Unknown child process pid ..., will report returncode 255".  The worker
+        leads its own session, so signalling its process group reaches it.
+        """
+        if self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signal.SIGKILL)
         await self._process.wait()
         self._commands.close()
         with contextlib.suppress(TimeoutError):
