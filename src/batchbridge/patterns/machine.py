@@ -9,27 +9,72 @@ anything-but, wildcard, cidr, exists).  Branches with the same field conditions 
 so matching an event follows only the transitions its values satisfy and its cost hardly depends on
 the number of rules.
 
+Fields are taken in a fixed order: ``source`` first, then ``detail-type``, then the others by path.
+Any fixed order gives the same matches (a branch is the AND of its fields); this one starts with
+the two envelope fields nearly every rule names with exact values, so an event leaves the rules of
+other sources and detail types behind after one lookup each.
+
 Nodes are copy-on-write.  A writer copies the nodes along the branch it adds or removes (each copy
 tagged with the writer's transaction, so one transaction copies a node once) and publishes a new
 root; nodes reachable from a published root are never modified, so readers need no lock.
+
+Before publishing, the writer *seals* what its transaction touched into the read-side form that
+:meth:`RuleMatcher.match` walks: each node gets ``tests``, one ``(path, table, resolve, absent)``
+tuple per field, where ``table`` maps an event value (its :func:`value_key`) straight to the child
+nodes it leads to.  For a field with only exact values the table is complete, so a transition is
+one dict lookup.  Other fields (prefix, numeric, wildcard, ...) start with an empty table that
+serves as a bounded memo: ``resolve`` computes a value's children once and records them, so a
+value seen again costs one lookup too.  Readers may fill a memo concurrently; an entry depends only
+on the value and on the sealed index, so any reader's result is the right one.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from batchbridge.patterns import operators as ops
 from batchbridge.patterns.model import Branch, Field
-from batchbridge.patterns.values import looks_like_ip, parse_ip, value_key
+from batchbridge.patterns.values import FALSE_KEY, NULL_KEY, TRUE_KEY, looks_like_ip, parse_ip, value_key
 
 EdgeKey = frozenset[tuple[Any, ...]]
 Edges = tuple[EdgeKey, ...]
+Children = tuple["Node", ...]
+Resolve = Callable[[Any], Children]
+Test = tuple[str, dict[Any, Children], Resolve | None, Children]
+Mark = int
+
+MEMO_LIMIT: Final = 4096
+LEADING_PATHS: Final = {"source": 0, "detail-type": 1}
+_RAW: Final[dict[Any, Any]] = {TRUE_KEY: True, FALSE_KEY: False, NULL_KEY: None}
+
+
+def _field_rank(fld: Field) -> tuple[int, str]:
+    return LEADING_PATHS.get(fld.path, len(LEADING_PATHS)), fld.path
+
+
+def ordered(branch: Branch) -> Branch:
+    """The fields of ``branch`` in machine order (``source``, ``detail-type``, then by path)."""
+    return tuple(sorted(branch, key=_field_rank))
 
 
 class Txn:
-    """A write transaction: nodes it created or copied may be changed in place."""
+    """A write transaction: nodes it created or copied may be changed in place until it is sealed."""
 
-    __slots__ = ()
+    __slots__ = ("indexes", "nodes")
+
+    def __init__(self) -> None:
+        self.nodes: list[Node] = []
+        self.indexes: list[FieldIndex] = []
+
+    def seal(self, order: Mapping[str, int]) -> None:
+        """Build the read-side form of everything this transaction touched (``order``: rule ranks)."""
+        for index in self.indexes:
+            index.seal()
+        for node in self.nodes:
+            node.seal(order)
+        self.indexes = []
+        self.nodes = []
 
 
 def _add(table: dict[Any, Edges], key: Any, edge: EdgeKey) -> None:
@@ -49,21 +94,29 @@ class FieldIndex:
 
     __slots__ = (
         "absent",
+        "absent_nodes",
+        "dirty",
         "edges",
         "exact",
         "ieq",
         "ip",
         "owner",
+        "path",
         "prefix",
         "prefix_ic",
+        "resolve",
         "scan",
         "simple",
         "suffix",
         "suffix_ic",
+        "table",
+        "table_complete",
     )
 
-    def __init__(self, owner: Txn) -> None:
+    def __init__(self, owner: Txn, path: str) -> None:
         self.owner = owner
+        self.path = path
+        owner.indexes.append(self)
         self.edges: dict[EdgeKey, Node] = {}
         self.exact: dict[Any, Edges] = {}
         self.ip: dict[tuple[int, int], Edges] = {}
@@ -75,9 +128,14 @@ class FieldIndex:
         self.scan: tuple[tuple[ops.Condition, EdgeKey], ...] = ()
         self.absent: Edges = ()
         self.simple = True
+        self.table: dict[Any, Children] = {}
+        self.table_complete = True
+        self.dirty: set[Any] | None = None
+        self.resolve: Resolve | None = None
+        self.absent_nodes: Children = ()
 
     def copy(self, owner: Txn) -> FieldIndex:
-        new = FieldIndex(owner)
+        new = FieldIndex(owner, self.path)
         new.edges = dict(self.edges)
         new.exact = dict(self.exact)
         new.ip = dict(self.ip)
@@ -89,7 +147,54 @@ class FieldIndex:
         new.scan = self.scan
         new.absent = self.absent
         new.simple = self.simple
+        if self.table_complete:
+            new.table = dict(self.table)
+        else:
+            new.table_complete = False
         return new
+
+    def touch(self, fld: Field) -> None:
+        """Note that the exact-value table entries of ``fld``'s conditions must be rebuilt."""
+        dirty = self.dirty
+        if dirty is None:
+            dirty = self.dirty = set()
+        for cond in fld.conditions:
+            if isinstance(cond, ops.Exact):
+                dirty.add(value_key(cond.value))
+
+    def seal(self) -> None:
+        """Build the read-side table: complete for exact-only fields, else an empty memo."""
+        edges = self.edges
+        if self.simple:
+            if self.table_complete:
+                table = self.table
+                for key in self.dirty or ():
+                    hit = self.exact.get(key)
+                    if hit:
+                        table[key] = tuple(edges[e] for e in dict.fromkeys(hit))
+                    else:
+                        table.pop(key, None)
+            else:
+                self.table = {k: tuple(edges[e] for e in dict.fromkeys(v)) for k, v in self.exact.items()}
+                self.table_complete = True
+            self.resolve = None
+        else:
+            self.table = {}
+            self.table_complete = False
+            self.resolve = self._resolve
+        self.dirty = None
+        self.absent_nodes = tuple(edges[e] for e in self.absent)
+
+    def _resolve(self, key: Any) -> Children:
+        """The children an event value (given by its ``value_key``) leads to, recorded in the memo."""
+        value = key if type(key) is str else _RAW.get(key, key)
+        edges = self.edges
+        found = tuple(edges[e] for e in dict.fromkeys(self.targets(value)))
+        table = self.table
+        if len(table) >= MEMO_LIMIT:
+            table.clear()
+        table[key] = found
+        return found
 
     def _affix_table(self, cond: ops.Prefix | ops.Suffix) -> dict[int, dict[str, Edges]]:
         if isinstance(cond, ops.Prefix):
@@ -99,6 +204,7 @@ class FieldIndex:
     def index(self, fld: Field, edge: EdgeKey, *, remove: bool = False) -> None:
         """Enter (or with ``remove`` take out) every condition of ``fld`` as leading to ``edge``."""
         change = _drop if remove else _add
+        self.touch(fld)
         for cond in fld.conditions:
             if isinstance(cond, ops.Exact):
                 change(self.exact, value_key(cond.value), edge)
@@ -186,13 +292,16 @@ class FieldIndex:
 class Node:
     """A machine state: the rules whose branches end here and the transitions out of it."""
 
-    __slots__ = ("ends", "fields", "owner", "uses")
+    __slots__ = ("ends", "fields", "marks", "owner", "tests", "uses")
 
     def __init__(self, owner: Txn) -> None:
         self.owner = owner
         self.fields: dict[str, FieldIndex] = {}
         self.ends: dict[str, int] = {}
         self.uses = 0
+        self.marks: tuple[Mark, ...] = ()
+        self.tests: tuple[Test, ...] = ()
+        owner.nodes.append(self)
 
     def own(self, txn: Txn) -> Node:
         if self.owner is txn:
@@ -202,6 +311,13 @@ class Node:
         new.ends = dict(self.ends)
         new.uses = self.uses
         return new
+
+    def seal(self, order: Mapping[str, int]) -> None:
+        """Build ``marks`` (the ranks of the rules ending here, from ``order``) and ``tests``."""
+        self.marks = tuple(order[rule_id] for rule_id in self.ends)
+        self.tests = tuple(
+            (index.path, index.table, index.resolve, index.absent_nodes) for index in self.fields.values()
+        )
 
 
 def insert(node: Node, branch: Branch, rule_id: str, txn: Txn, i: int = 0) -> Node:
@@ -214,7 +330,7 @@ def insert(node: Node, branch: Branch, rule_id: str, txn: Txn, i: int = 0) -> No
     fld = branch[i]
     index = mine.fields.get(fld.path)
     if index is None:
-        index = FieldIndex(txn)
+        index = FieldIndex(txn, fld.path)
     elif index.owner is not txn:
         index = index.copy(txn)
     edge = fld.key
@@ -222,7 +338,10 @@ def insert(node: Node, branch: Branch, rule_id: str, txn: Txn, i: int = 0) -> No
     if child is None:
         child = Node(txn)
         index.index(fld, edge)
-    index.edges[edge] = insert(child, branch, rule_id, txn, i + 1)
+    new_child = insert(child, branch, rule_id, txn, i + 1)
+    if new_child is not child:
+        index.touch(fld)
+    index.edges[edge] = new_child
     mine.fields[fld.path] = index
     return mine
 
@@ -245,11 +364,14 @@ def remove(node: Node, branch: Branch, rule_id: str, txn: Txn, i: int = 0) -> No
     if index.owner is not txn:
         index = index.copy(txn)
     edge = fld.key
-    child = remove(index.edges[edge], branch, rule_id, txn, i + 1)
+    old_child = index.edges[edge]
+    child = remove(old_child, branch, rule_id, txn, i + 1)
     if child is None:
         del index.edges[edge]
         index.index(fld, edge, remove=True)
     else:
+        if child is not old_child:
+            index.touch(fld)
         index.edges[edge] = child
     if index.edges:
         mine.fields[fld.path] = index

@@ -5,6 +5,11 @@ does so with a machine whose cost does not grow with the number of rules.  This 
 same (see :mod:`batchbridge.patterns.machine`): each rule is validated and compiled once when it is
 added, and :meth:`RuleMatcher.match` follows only the transitions the event's values satisfy.
 
+Matching reads the event once along a trie of the rule set's paths (:mod:`pathtrie`) and walks the
+sealed machine with one table lookup per field and event value.  Leaves carry array-element
+memberships only when the event has an array of objects where a rule could need them; such an
+event takes the general walk, which tracks the array elements each path has chosen.
+
 Concurrency contract: one writer at a time, any number of readers.  ``add``, ``add_many`` and
 ``remove`` serialise on an internal lock, build new machine nodes by copy-on-write and publish them
 with one attribute assignment; ``match``, ``len``, ``in`` and ``get`` read the published snapshot
@@ -21,12 +26,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchbridge.patterns.evaluate import event_mapping
-from batchbridge.patterns.machine import EdgeKey, Node, Txn, insert, remove
+from batchbridge.patterns.machine import Children, Mark, Node, Txn, insert, ordered, remove
 from batchbridge.patterns.model import CompiledPattern
 from batchbridge.patterns.parse import compile_pattern
+from batchbridge.patterns.pathtrie import Trie, build_trie, guarded_paths, read
 from batchbridge.patterns.values import Membership, compatible, flatten, path_prefixes, value_key
 
 Pattern = Mapping[str, Any] | str | bytes | CompiledPattern
+COMPACT_SLACK = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +41,21 @@ class _Snapshot:
     root: Node
     rules: Mapping[str, CompiledPattern]
     order: Mapping[str, int]
+    names: Sequence[str]
     paths: frozenset[str]
     prefixes: frozenset[str]
+    guarded: frozenset[str]
+    trie: Trie
+
+
+_EMPTY = _Snapshot(Node(Txn()), {}, {}, [], frozenset(), frozenset(), frozenset(), {})
+
+
+def _guarded(pattern: CompiledPattern) -> set[str]:
+    out: set[str] = set()
+    for branch in pattern.branches:
+        out |= guarded_paths(branch)
+    return out
 
 
 class RuleMatcher:
@@ -47,8 +67,9 @@ class RuleMatcher:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._paths: Counter[str] = Counter()
-        self._next = 0
-        self._snap = _Snapshot(Node(Txn()), {}, {}, frozenset(), frozenset())
+        self._guards: Counter[str] = Counter()
+        self._names: list[str] = []
+        self._snap = _EMPTY
 
     # -- reading ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -69,52 +90,46 @@ class RuleMatcher:
         snap = self._snap
         if not snap.rules:
             return []
-        leaves = flatten(event_mapping(event), snap.paths, snap.prefixes)
-        found: set[str] = set()
-        start: tuple[Node, Membership] = (snap.root, ())
-        stack = [start]
-        seen: set[tuple[int, Membership]] = {(id(snap.root), ())}
+        mapping = event if type(event) is dict else event_mapping(event)
+        leaves = read(mapping, snap.trie)
+        if leaves is None:
+            return _match_with_members(snap, mapping)
+        found: set[Mark] = set()
+        stack = [snap.root]
+        pop = stack.pop
+        extend = stack.extend
         while stack:
-            node, merged = stack.pop()
-            if node.ends:
-                found.update(node.ends)
-            for path, index in node.fields.items():
-                found_leaves = leaves.get(path)
-                if found_leaves is None:
-                    for edge in index.absent:
-                        child = index.edges[edge]
-                        key = (id(child), merged)
-                        if key not in seen:
-                            seen.add(key)
-                            stack.append((child, merged))
+            node = pop()
+            if node.marks:
+                found.update(node.marks)
+            for path, table, resolve, absent in node.tests:
+                values = leaves.get(path)
+                if values is None:
+                    if absent:
+                        extend(absent)
                     continue
-                simple = index.simple
-                exact = index.exact
-                targets: Sequence[EdgeKey]
-                for value, membership in found_leaves:
-                    if simple:
-                        targets = exact.get(value if type(value) is str else value_key(value), ())
-                    else:
-                        targets = index.targets(value)
-                    if not targets:
-                        continue
-                    state = merged
-                    if membership:
-                        current = dict(merged)
-                        if not compatible(current, membership):
+                if len(values) == 1:
+                    value = values[0]
+                    kids = table.get(value)
+                    if kids is None and resolve is not None:
+                        kids = resolve(value)
+                    if kids:
+                        extend(kids)
+                    continue
+                reached: dict[Node, None] = {}
+                for value in values:
+                    kids = table.get(value)
+                    if kids is None:
+                        if resolve is None:
                             continue
-                        current.update(membership)
-                        state = tuple(sorted(current.items()))
-                    for edge in targets:
-                        child = index.edges[edge]
-                        key = (id(child), state)
-                        if key not in seen:
-                            seen.add(key)
-                            stack.append((child, state))
+                        kids = resolve(value)
+                    for kid in kids:
+                        reached[kid] = None
+                extend(reached)
+        names = snap.names
         if len(found) > 1:
-            order = snap.order
-            return sorted(found, key=order.__getitem__)
-        return list(found)
+            return [names[rank] for rank in sorted(found)]
+        return [names[rank] for rank in found]
 
     # -- writing ------------------------------------------------------------------------------
     def add(self, rule_id: str, pattern: Pattern) -> None:
@@ -135,12 +150,14 @@ class RuleMatcher:
                 if old is not None:
                     root = self._without(root, rule_id, old, txn)
                 for branch in pattern.branches:
-                    root = insert(root, branch, rule_id, txn)
+                    root = insert(root, ordered(branch), rule_id, txn)
                 self._paths.update(pattern.paths)
+                self._guards.update(_guarded(pattern))
                 rules[rule_id] = pattern
                 if rule_id not in order:
-                    order[rule_id] = self._next
-                    self._next += 1
+                    order[rule_id] = len(self._names)
+                    self._names.append(rule_id)
+            txn.seal(order)
             self._publish(root, rules, order)
 
     def remove(self, rule_id: str) -> None:
@@ -150,29 +167,106 @@ class RuleMatcher:
             old = snap.rules.get(rule_id)
             if old is None:
                 return
-            root = self._without(snap.root, rule_id, old, Txn())
+            txn = Txn()
+            root = self._without(snap.root, rule_id, old, txn)
             rules = dict(snap.rules)
             del rules[rule_id]
             order = dict(snap.order)
             del order[rule_id]
+            txn.seal(order)
             self._publish(root, rules, order)
 
     def clear(self) -> None:
         """Remove every rule."""
         with self._lock:
             self._paths.clear()
-            self._snap = _Snapshot(Node(Txn()), {}, {}, frozenset(), frozenset())
+            self._guards.clear()
+            self._names = []
+            self._snap = _EMPTY
 
     def _without(self, root: Node, rule_id: str, pattern: CompiledPattern, txn: Txn) -> Node:
         for branch in pattern.branches:
-            root = remove(root, branch, rule_id, txn) or Node(txn)
-        self._paths.subtract(pattern.paths)
-        for path in pattern.paths:
-            if self._paths[path] <= 0:
-                del self._paths[path]
+            root = remove(root, ordered(branch), rule_id, txn) or Node(txn)
+        _discount(self._paths, pattern.paths)
+        _discount(self._guards, _guarded(pattern))
         return root
 
     def _publish(self, root: Node, rules: dict[str, CompiledPattern], order: dict[str, int]) -> None:
+        old = self._snap
+        if len(self._names) > 2 * len(rules) + COMPACT_SLACK:
+            root, order = self._renumber(rules, order)
         paths = frozenset(self._paths)
-        prefixes = self._snap.prefixes if paths == self._snap.paths else path_prefixes(paths)
-        self._snap = _Snapshot(root, rules, order, paths, prefixes)
+        guarded = frozenset(self._guards)
+        prefixes = old.prefixes if paths == old.paths else path_prefixes(paths)
+        same = paths == old.paths and guarded == old.guarded
+        trie = old.trie if same else build_trie(paths, guarded)
+        self._snap = _Snapshot(root, rules, order, self._names, paths, prefixes, guarded, trie)
+
+    def _renumber(
+        self, rules: Mapping[str, CompiledPattern], order: Mapping[str, int]
+    ) -> tuple[Node, dict[str, int]]:
+        """Rebuild the machine with ranks ``0..n-1``, dropping the ranks of removed rules.
+
+        Ranks are never reused while the rules keep them, so the rank-to-id list only grows; when
+        removed ids make up most of it, the machine is rebuilt once (same order, fresh ranks) and
+        published with a new list, leaving the one older snapshots read untouched.
+        """
+        ids = sorted(rules, key=order.__getitem__)
+        fresh = {rule_id: rank for rank, rule_id in enumerate(ids)}
+        txn = Txn()
+        root = Node(txn)
+        for rule_id in ids:
+            for branch in rules[rule_id].branches:
+                root = insert(root, ordered(branch), rule_id, txn)
+        txn.seal(fresh)
+        self._names = ids
+        return root, fresh
+
+
+def _discount(counts: Counter[str], items: Iterable[str]) -> None:
+    for item in items:
+        counts[item] -= 1
+        if counts[item] <= 0:
+            del counts[item]
+
+
+def _match_with_members(snap: _Snapshot, event: Mapping[str, Any]) -> list[str]:
+    """The general walk: each path carries the array elements its branch has chosen so far."""
+    leaves = flatten(event, snap.paths, snap.prefixes)
+    found: set[Mark] = set()
+    start: tuple[Node, Membership] = (snap.root, ())
+    stack = [start]
+    seen: set[tuple[int, Membership]] = {(id(snap.root), ())}
+    while stack:
+        node, merged = stack.pop()
+        found.update(node.marks)
+        for path, table, resolve, absent in node.tests:
+            found_leaves = leaves.get(path)
+            if found_leaves is None:
+                for child in absent:
+                    key = (id(child), merged)
+                    if key not in seen:
+                        seen.add(key)
+                        stack.append((child, merged))
+                continue
+            for value, membership in found_leaves:
+                vkey = value if type(value) is str else value_key(value)
+                kids: Children | None = table.get(vkey)
+                if kids is None and resolve is not None:
+                    kids = resolve(vkey)
+                if not kids:
+                    continue
+                state = merged
+                if membership:
+                    current = dict(merged)
+                    if not compatible(current, membership):
+                        continue
+                    current.update(membership)
+                    state = tuple(sorted(current.items()))
+                for child in kids:
+                    key = (id(child), state)
+                    if key not in seen:
+                        seen.add(key)
+                        stack.append((child, state))
+    names = snap.names
+    return [names[rank] for rank in sorted(found)]
