@@ -10,13 +10,13 @@ Ends with ``demo ok: ...`` only after both counts were observed; any other outco
 from __future__ import annotations
 
 import argparse
+import logging
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
+from batchbridge.cli.common import make_console
 from batchbridge.cli.scenario import ScenarioError, play
 
 
@@ -27,8 +27,18 @@ def default_examples() -> Path:
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("demo", help="play the array-completion scenario", description=__doc__)
-    parser.add_argument("--examples", type=Path, default=None, help="folder of the print-color files")
+    parser = subparsers.add_parser(
+        "demo",
+        help="play the array-completion scenario (about 5 s, nothing to set up)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--examples",
+        type=Path,
+        default=None,
+        help="folder of the print-color files (default: the bundled ones)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -37,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from batchbridge.server import ThreadedServer
     from batchbridge.testing import BatchBridge
 
-    console = Console()
+    console = make_console()
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     examples: Path = (args.examples or default_examples()).resolve()
     if not (examples / "print-color-job.json").is_file():
         console.print(f"[red]demo: no print-color example files in {examples}[/red]")
@@ -57,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         bridge.endpoint_url = server.url
         console.print(f"batchbridge is listening on [bold]{server.url}[/bold] (data in {data})")
         try:
-            step1, step3 = play(bridge.client, examples, console)
+            step1, step3 = play(bridge.client, examples, console, server.url)
         except ScenarioError as exc:
             console.print(f"[red]demo failed: {exc}[/red]")
             return 1

@@ -16,18 +16,25 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from batchbridge.cli.common import add_client_options, client
+from batchbridge.cli.common import CommandError, add_client_options, client, make_console
 
 LOG_GROUP = "/aws/batch/job"
 TERMINAL = {"SUCCEEDED", "FAILED"}
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("logs", help="print a job's or a child's output", description=__doc__)
-    parser.add_argument("job_id", help="the job id")
-    parser.add_argument("--index", type=int, help="an array child's index")
+    parser = subparsers.add_parser(
+        "logs",
+        help="print a job's or a child's output",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("job_id", help="the job id (or JOB_ID:INDEX for an array child)")
+    parser.add_argument("--index", type=int, help="an array child's index (same as JOB_ID:INDEX)")
     parser.add_argument("--follow", "-f", action="store_true", help="keep printing until the job ends")
-    parser.add_argument("--interval", type=float, default=0.5, help="seconds between polls with --follow")
+    parser.add_argument(
+        "--interval", type=float, default=0.5, help="seconds between polls with --follow (default 0.5)"
+    )
     add_client_options(parser)
     parser.set_defaults(func=run)
 
@@ -67,7 +74,8 @@ class StreamReader:
 
 def _print_job(
     batch: Any, logs: Any, console: Console, job_id: str, prefix: str, follow: bool, interval: float
-) -> None:
+) -> dict[str, Any]:
+    """Print the job's output (until it ends with ``follow``); return its last description."""
     readers: dict[str, StreamReader] = {}
     while True:
         job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
@@ -80,19 +88,18 @@ def _print_job(
                 for reader in readers.values():
                     for message in reader.poll():
                         console.print(f"{prefix}{escape(message)}", highlight=False)
-            return
+            return dict(job)
         time.sleep(interval)
 
 
 def run(args: argparse.Namespace) -> int:
     batch = client(args, "batch")
     logs = client(args, "logs")
-    console = Console()
+    console = make_console()
     job_id = f"{args.job_id}:{args.index}" if args.index is not None else args.job_id
     jobs = batch.describe_jobs(jobs=[job_id])["jobs"]
     if not jobs:
-        Console(stderr=True).print(f"[red]job {job_id} not found[/red]")
-        return 2
+        raise CommandError(f"job {job_id} not found")
     size = jobs[0].get("arrayProperties", {}).get("size")
     if size and args.index is None:
         for index in range(size):
@@ -106,5 +113,9 @@ def run(args: argparse.Namespace) -> int:
                 args.interval,
             )
         return 0
-    _print_job(batch, logs, console, job_id, "", args.follow, args.interval)
+    job = _print_job(batch, logs, console, job_id, "", args.follow, args.interval)
+    if not streams_of(job) and job["status"] not in TERMINAL and not args.follow:
+        make_console(stderr=True).print(
+            f"[dim]job {job_id} is {job['status']} and has no output yet; --follow waits for it[/dim]"
+        )
     return 0

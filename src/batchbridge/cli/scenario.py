@@ -15,6 +15,8 @@ from __future__ import annotations
 import io
 import json
 import time
+import urllib.parse
+import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+
+from batchbridge.patterns import explain
 
 FUNCTION_NAME = "print-color-notify"
 RULE_NAME = "print-color-done"
@@ -93,6 +97,7 @@ class Scenario:
         self.examples = examples
         self.console = console
         self.watcher = Watcher(self.logs)
+        self.last_parent = ""
 
     def _json(self, name: str) -> Any:
         return json.loads((self.examples / name).read_text())
@@ -127,6 +132,7 @@ class Scenario:
         self.watcher.group_messages(group)
         job = self.batch.submit_job(**self._json("print-color-job.json"))
         parent = job["jobId"]
+        self.last_parent = parent
         self.console.print(f"submitted array job [cyan]{parent}[/cyan] of 7 children")
         outputs: list[str] = []
         printed: set[int] = set()
@@ -157,18 +163,66 @@ class Scenario:
         )
 
 
-def play(clients: Callable[[str], Any], examples: Path, console: Console) -> tuple[int, int]:
-    """Run step 1 and step 3; return how many times the handler ran in each."""
+def job_events(endpoint: str, job_id: str) -> list[dict[str, Any]]:
+    """The ``Batch Job State Change`` events a job produced (batchbridge's extension endpoint)."""
+    url = f"{endpoint.rstrip('/')}/_batchbridge/jobs/{urllib.parse.quote(job_id, safe=':')}/events"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        events: list[dict[str, Any]] = json.loads(response.read())["events"]
+    return events
+
+
+def compare(endpoint: str, parent: str, examples: Path, console: Console) -> None:
+    """Step 2: the parent-only pattern against a child's and the parent's SUCCEEDED events."""
+    pattern = (examples / "rule-parent-only.json").read_text()
+    for label, job_id in (("child 0", f"{parent}:0"), ("parent", parent)):
+        succeeded = [e for e in job_events(endpoint, job_id) if e["detail"].get("status") == "SUCCEEDED"]
+        if not succeeded:
+            raise ScenarioError(f"step 2: {label} ({job_id}) has no SUCCEEDED event")
+        result = explain(pattern, succeeded[-1])
+        check = next(c for b in result.branches for c in b.fields if c.path.endswith("containerInstanceArn"))
+        verdict = "[green]matches[/green]" if result.matched else "[red]does not match[/red]"
+        console.print(f"  {label}: containerInstanceArn {check.reason}", highlight=False, markup=False)
+        console.print(f"    so the parent-only pattern {verdict}")
+        expected = label == "parent"
+        if result.matched != expected:
+            raise ScenarioError(
+                f"step 2: the parent-only pattern should {'' if expected else 'not '}match {label}"
+            )
+
+
+def play(
+    clients: Callable[[str], Any], examples: Path, console: Console, endpoint: str | None = None
+) -> tuple[int, int]:
+    """Run step 1, step 2 (with ``endpoint``) and step 3; return the handler runs of steps 1 and 3."""
     scenario = Scenario(clients, examples, console)
+    console.print(
+        "An array job of 7 children prints colours; a rule sends SUCCEEDED events to a Lambda handler "
+        "that prints the child's index, or 'root' for the parent."
+    )
     function_arn = scenario.setup()
     console.rule("[bold]step 1: the naive rule")
+    console.print(
+        "[dim]A rule on every SUCCEEDED event of the job definition fires for each child and again "
+        "for the parent.[/dim]"
+    )
     scenario.put_rule("rule-every-success.json", function_arn)
     step1 = scenario.run_array(expected_runs=8)
     expected1 = sorted([str(i) for i in range(7)] + ["root"])
     if sorted(step1) != expected1:
         raise ScenarioError(f"step 1: handler printed {sorted(step1)}, expected {expected1}")
     console.print(f"step 1: the handler ran [bold]{len(step1)}[/bold] times: 7 children and the parent")
+    if endpoint:
+        console.rule("[bold]step 2: tell parent and child events apart")
+        console.print(
+            "[dim]A child's event carries container.containerInstanceArn; the parent's does not "
+            "(batchbridge explain shows it field by field).[/dim]"
+        )
+        compare(endpoint, scenario.last_parent, examples, console)
     console.rule("[bold]step 3: the parent-only rule")
+    console.print(
+        "[dim]Adding containerInstanceArn exists: false to the pattern leaves only the parent's "
+        "event: one notification per array.[/dim]"
+    )
     scenario.put_rule("rule-parent-only.json", function_arn)
     step3 = scenario.run_array(expected_runs=1)
     if step3 != ["root"]:
