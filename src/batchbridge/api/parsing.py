@@ -35,13 +35,18 @@ class MalformedBody(ValueError):
 
 
 def load_json_object(body: bytes) -> dict[str, Any]:
-    """Decode a JSON request body; an empty body is an empty object."""
+    """Decode a JSON request body; an empty body is an empty object.
+
+    A body nested deeper than the decoder's recursion limit is malformed input, not a fault.
+    """
     if not body or body.isspace():
         return {}
     try:
         value = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedBody(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedBody("The request body is not valid JSON: it nests too deeply") from None
     if not isinstance(value, dict):
         raise MalformedBody("The request body must be a JSON object")
     return value

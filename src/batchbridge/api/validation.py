@@ -45,6 +45,15 @@ _TYPE_TEXT = {
 }
 
 
+#: The Java types behind the model's ``integer`` and ``long``: a value outside them never reaches
+#: an AWS service (Jackson refuses it), so it is refused here with the field named.
+_INT_LIMITS = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+_WIDTH_TEXT = {
+    "integer": "Member must be an integer between -2147483648 and 2147483647",
+    "long": "Member must be an integer between -9223372036854775808 and 9223372036854775807",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Violation:
     """One failed constraint: the member path, the offending value and AWS's constraint text."""
@@ -140,6 +149,9 @@ def check_value(node: Node, value: Any, path: str, errors: list[Violation]) -> A
             else:
                 errors.append(Violation(path, value, _TYPE_TEXT[kind]))
                 return value
+        if not _INT_LIMITS[kind][0] <= value <= _INT_LIMITS[kind][1]:
+            errors.append(Violation(path, value, _WIDTH_TEXT[kind]))
+            return value
         _check_range(node, value, path, errors)
         return value
     if kind == "structure":
