@@ -29,6 +29,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -68,6 +69,7 @@ class BatchBridge:
         self.endpoint_url = ""
 
     def start(self) -> BatchBridge:
+        """Start the server; ``endpoint_url`` is set when this returns."""
         if self.mode == "thread":
             from batchbridge.server import ThreadedServer
 
@@ -106,8 +108,10 @@ class BatchBridge:
             self._process.kill()
             raise RuntimeError(f"batchbridge server did not start: {line!r}")
         self.endpoint_url = line.split(marker, 1)[1].split()[0]
+        threading.Thread(target=_drain, args=(self._process.stdout,), daemon=True).start()
 
     def stop(self) -> None:
+        """Stop the server (SIGTERM for a subprocess) and remove its temporary data folder."""
         if self._threaded is not None:
             self._threaded.stop()
             self._threaded = None
@@ -178,3 +182,9 @@ class BatchBridge:
                     break
                 kwargs = {"logGroupName": group, "logStreamName": name, "nextToken": page["nextForwardToken"]}
         return messages
+
+
+def _drain(stream: Any) -> None:
+    """Read a server subprocess's stdout to its end, so a full pipe never blocks the server."""
+    for _ in stream:
+        pass
