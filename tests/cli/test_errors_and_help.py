@@ -146,3 +146,20 @@ def test_demo_plays_the_scenario_and_says_ok(run_cli: Callable[..., Done]) -> No
     assert "handler: root" in text
     assert "so the parent-only pattern does not match" in text
     assert "Traceback" not in done.stderr
+
+
+def test_server_on_a_port_in_use_says_so(run_cli: Callable[..., Done], tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli("server", "--port", str(port), "--data-dir", str(tmp_path / "data"), endpoint=None)
+    assert done.returncode == 2
+    assert f"batchbridge: server: 127.0.0.1:{port} is already in use" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_server_with_a_malformed_image_mapping_says_so(run_cli: Callable[..., Done], tmp_path: Path) -> None:
+    done = run_cli("server", "--image", "no-equals-sign", "--data-dir", str(tmp_path / "data"), endpoint=None)
+    assert done.returncode == 2
+    assert "image mapping must look like IMAGE=COMMAND" in done.stderr

@@ -2,14 +2,16 @@
 
 Flags build :class:`~batchbridge.config.Settings` through ``config.load_settings``, so a flag
 left unset falls back to its ``BATCHBRIDGE_*`` variable, then to the default (loopback
-``127.0.0.1:4566``).
+``127.0.0.1:4566``).  A port already in use is reported in one line (exit status 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 from typing import Any
 
+from batchbridge.cli.common import CommandError
 from batchbridge.config import load_settings, parse_images
 
 
@@ -55,7 +57,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         images = parse_images(args.image) if args.image else None
     except ValueError as exc:
-        raise SystemExit(f"batchbridge server: {exc}") from exc
+        raise CommandError(f"server: {exc}") from exc
     settings = load_settings(
         images=images,
         min_timeout_seconds=args.min_timeout_seconds,
@@ -68,4 +70,12 @@ def run_command(args: argparse.Namespace) -> int:
         account_id=args.account_id,
         access_log=args.access_log,
     )
-    return run(settings)
+    try:
+        return run(settings)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise CommandError(
+            f"server: {settings.host}:{settings.port} is already in use (is batchbridge already running? "
+            "--port picks another port, --port 0 a free one)"
+        ) from exc
