@@ -19,18 +19,19 @@ tagged with the writer's transaction, so one transaction copies a node once) and
 root; nodes reachable from a published root are never modified, so readers need no lock.
 
 Before publishing, the writer *seals* what its transaction touched into the read-side form that
-:meth:`RuleMatcher.match` walks: each node gets ``tests``, one ``(path, table, resolve, absent)``
+:meth:`RuleMatcher.match` walks: each node gets ``tests``, one ``(path, table, memo, absent)``
 tuple per field, where ``table`` maps an event value (its :func:`value_key`) straight to the child
 nodes it leads to.  For a field with only exact values the table is complete, so a transition is
-one dict lookup.  Other fields (prefix, numeric, wildcard, ...) start with an empty table that
-serves as a bounded memo: ``resolve`` computes a value's children once and records them, so a
-value seen again costs one lookup too.  Readers may fill a memo concurrently; an entry depends only
-on the value and on the sealed index, so any reader's result is the right one.
+one dict lookup, and ``memo`` is ``None``.  For other fields (prefix, numeric, wildcard, ...) the
+table starts empty and is a bounded memo: ``memo.resolve`` (the field's index) computes a value's
+children once and records them, so a value seen again costs one lookup too.  The memo holds at
+most :data:`MEMO_LIMIT` values and starts over when full.  Readers may fill a memo concurrently;
+an entry depends only on the value and on the sealed index, so any reader's result is right.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 from batchbridge.patterns import operators as ops
@@ -40,8 +41,7 @@ from batchbridge.patterns.values import FALSE_KEY, NULL_KEY, TRUE_KEY, looks_lik
 EdgeKey = frozenset[tuple[Any, ...]]
 Edges = tuple[EdgeKey, ...]
 Children = tuple["Node", ...]
-Resolve = Callable[[Any], Children]
-Test = tuple[str, dict[Any, Children], Resolve | None, Children]
+Test = tuple[str, dict[Any, Children], "FieldIndex | None", Children]
 Mark = int
 
 MEMO_LIMIT: Final = 4096
@@ -104,7 +104,6 @@ class FieldIndex:
         "path",
         "prefix",
         "prefix_ic",
-        "resolve",
         "scan",
         "simple",
         "suffix",
@@ -131,7 +130,6 @@ class FieldIndex:
         self.table: dict[Any, Children] = {}
         self.table_complete = True
         self.dirty: set[Any] | None = None
-        self.resolve: Resolve | None = None
         self.absent_nodes: Children = ()
 
     def copy(self, owner: Txn) -> FieldIndex:
@@ -177,15 +175,13 @@ class FieldIndex:
             else:
                 self.table = {k: tuple(edges[e] for e in dict.fromkeys(v)) for k, v in self.exact.items()}
                 self.table_complete = True
-            self.resolve = None
         else:
             self.table = {}
             self.table_complete = False
-            self.resolve = self._resolve
         self.dirty = None
         self.absent_nodes = tuple(edges[e] for e in self.absent)
 
-    def _resolve(self, key: Any) -> Children:
+    def resolve(self, key: Any) -> Children:
         """The children an event value (given by its ``value_key``) leads to, recorded in the memo."""
         value = key if type(key) is str else _RAW.get(key, key)
         edges = self.edges
@@ -316,7 +312,8 @@ class Node:
         """Build ``marks`` (the ranks of the rules ending here, from ``order``) and ``tests``."""
         self.marks = tuple(order[rule_id] for rule_id in self.ends)
         self.tests = tuple(
-            (index.path, index.table, index.resolve, index.absent_nodes) for index in self.fields.values()
+            (index.path, index.table, None if index.simple else index, index.absent_nodes)
+            for index in self.fields.values()
         )
 
 

@@ -51,11 +51,11 @@ class _Snapshot:
 _EMPTY = _Snapshot(Node(Txn()), {}, {}, [], frozenset(), frozenset(), frozenset(), {})
 
 
-def _guarded(pattern: CompiledPattern) -> set[str]:
+def _guarded(pattern: CompiledPattern) -> frozenset[str]:
     out: set[str] = set()
     for branch in pattern.branches:
         out |= guarded_paths(branch)
-    return out
+    return frozenset(out)
 
 
 class RuleMatcher:
@@ -68,6 +68,8 @@ class RuleMatcher:
         self._lock = threading.Lock()
         self._paths: Counter[str] = Counter()
         self._guards: Counter[str] = Counter()
+        self._guards_of: dict[str, frozenset[str]] = {}
+        self._reshaped = False
         self._names: list[str] = []
         self._snap = _EMPTY
 
@@ -102,7 +104,7 @@ class RuleMatcher:
             node = pop()
             if node.marks:
                 found.update(node.marks)
-            for path, table, resolve, absent in node.tests:
+            for path, table, memo, absent in node.tests:
                 values = leaves.get(path)
                 if values is None:
                     if absent:
@@ -111,8 +113,8 @@ class RuleMatcher:
                 if len(values) == 1:
                     value = values[0]
                     kids = table.get(value)
-                    if kids is None and resolve is not None:
-                        kids = resolve(value)
+                    if kids is None and memo is not None:
+                        kids = memo.resolve(value)
                     if kids:
                         extend(kids)
                     continue
@@ -120,9 +122,9 @@ class RuleMatcher:
                 for value in values:
                     kids = table.get(value)
                     if kids is None:
-                        if resolve is None:
+                        if memo is None:
                             continue
-                        kids = resolve(value)
+                        kids = memo.resolve(value)
                     for kid in kids:
                         reached[kid] = None
                 extend(reached)
@@ -151,8 +153,9 @@ class RuleMatcher:
                     root = self._without(root, rule_id, old, txn)
                 for branch in pattern.branches:
                     root = insert(root, ordered(branch), rule_id, txn)
-                self._paths.update(pattern.paths)
-                self._guards.update(_guarded(pattern))
+                guards = self._guards_of[rule_id] = _guarded(pattern)
+                self._count(self._paths, pattern.paths)
+                self._count(self._guards, guards)
                 rules[rule_id] = pattern
                 if rule_id not in order:
                     order[rule_id] = len(self._names)
@@ -181,26 +184,43 @@ class RuleMatcher:
         with self._lock:
             self._paths.clear()
             self._guards.clear()
+            self._guards_of.clear()
             self._names = []
             self._snap = _EMPTY
 
     def _without(self, root: Node, rule_id: str, pattern: CompiledPattern, txn: Txn) -> Node:
         for branch in pattern.branches:
             root = remove(root, ordered(branch), rule_id, txn) or Node(txn)
-        _discount(self._paths, pattern.paths)
-        _discount(self._guards, _guarded(pattern))
+        self._discount(self._paths, pattern.paths)
+        self._discount(self._guards, self._guards_of.pop(rule_id))
         return root
 
     def _publish(self, root: Node, rules: dict[str, CompiledPattern], order: dict[str, int]) -> None:
         old = self._snap
         if len(self._names) > 2 * len(rules) + COMPACT_SLACK:
             root, order = self._renumber(rules, order)
-        paths = frozenset(self._paths)
-        guarded = frozenset(self._guards)
-        prefixes = old.prefixes if paths == old.paths else path_prefixes(paths)
-        same = paths == old.paths and guarded == old.guarded
-        trie = old.trie if same else build_trie(paths, guarded)
+        if self._reshaped or not old.rules:
+            self._reshaped = False
+            paths = frozenset(self._paths)
+            guarded = frozenset(self._guards)
+            prefixes = path_prefixes(paths)
+            trie = build_trie(paths, guarded)
+        else:
+            paths, guarded, prefixes, trie = old.paths, old.guarded, old.prefixes, old.trie
         self._snap = _Snapshot(root, rules, order, self._names, paths, prefixes, guarded, trie)
+
+    def _count(self, counts: Counter[str], items: Iterable[str]) -> None:
+        for item in items:
+            if item not in counts:
+                self._reshaped = True
+            counts[item] += 1
+
+    def _discount(self, counts: Counter[str], items: Iterable[str]) -> None:
+        for item in items:
+            counts[item] -= 1
+            if counts[item] <= 0:
+                del counts[item]
+                self._reshaped = True
 
     def _renumber(
         self, rules: Mapping[str, CompiledPattern], order: Mapping[str, int]
@@ -223,13 +243,6 @@ class RuleMatcher:
         return root, fresh
 
 
-def _discount(counts: Counter[str], items: Iterable[str]) -> None:
-    for item in items:
-        counts[item] -= 1
-        if counts[item] <= 0:
-            del counts[item]
-
-
 def _match_with_members(snap: _Snapshot, event: Mapping[str, Any]) -> list[str]:
     """The general walk: each path carries the array elements its branch has chosen so far."""
     leaves = flatten(event, snap.paths, snap.prefixes)
@@ -240,7 +253,7 @@ def _match_with_members(snap: _Snapshot, event: Mapping[str, Any]) -> list[str]:
     while stack:
         node, merged = stack.pop()
         found.update(node.marks)
-        for path, table, resolve, absent in node.tests:
+        for path, table, memo, absent in node.tests:
             found_leaves = leaves.get(path)
             if found_leaves is None:
                 for child in absent:
@@ -252,8 +265,8 @@ def _match_with_members(snap: _Snapshot, event: Mapping[str, Any]) -> list[str]:
             for value, membership in found_leaves:
                 vkey = value if type(value) is str else value_key(value)
                 kids: Children | None = table.get(vkey)
-                if kids is None and resolve is not None:
-                    kids = resolve(vkey)
+                if kids is None and memo is not None:
+                    kids = memo.resolve(vkey)
                 if not kids:
                     continue
                 state = merged
