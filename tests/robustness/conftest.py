@@ -169,3 +169,13 @@ def watched_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watched
         yield server
     finally:
         stop_watched(threaded, catcher)
+
+
+@pytest.fixture
+def fresh_watched(tmp_path: Path) -> Iterator[WatchedServer]:
+    """A watched server with its own empty data folder, for tests that compare the store."""
+    threaded, catcher = start_watched(tmp_path / "data")
+    try:
+        yield WatchedServer(threaded, catcher)
+    finally:
+        stop_watched(threaded, catcher)
