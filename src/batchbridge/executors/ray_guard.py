@@ -73,6 +73,29 @@ def _read_pid_record(path: Path) -> tuple[int, int | None] | None:
         return None
 
 
+def group_is_attempts(pgid: int, started_at_ms: int | None) -> bool:
+    """True when process group ``pgid`` is still the one the attempt's command started.
+
+    With its leader alive, the leader's start time must match.  With the leader gone (a shell
+    killed by SIGPIPE when its actor's pipes closed), members left in the group prove it is the
+    same group: Linux does not hand out a pid that is still some group's id.
+    """
+    if process_started_at_ms(pgid) is not None:
+        return same_process(pgid, started_at_ms)
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        fields = data[data.rindex(b")") + 2 :].split()
+        if int(fields[2]) == pgid:
+            return True
+    return False
+
+
 def scan(root: Path) -> int:
     """One pass: kill the groups of attempts whose actor died; returns the actor records left."""
     folder = attempts_folder(root)
@@ -90,7 +113,7 @@ def scan(root: Path) -> int:
             left += 1
             continue
         launch = _read_pid_record(folder / f"{key}{LAUNCH_SUFFIX}")
-        if launch is not None and same_process(*launch):
+        if launch is not None and group_is_attempts(*launch):
             kill_group(launch[0], signal.SIGKILL)
         for suffix in (ACTOR_SUFFIX, LAUNCH_SUFFIX, ".output.log"):
             with contextlib.suppress(FileNotFoundError):
