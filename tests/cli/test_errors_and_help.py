@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +23,17 @@ CLIENT_COMMANDS = [
 ]
 
 
-def _closed_port() -> int:
+@pytest.fixture
+def dead_url() -> Iterator[str]:
+    """A loopback URL where nothing listens: the port is held bound (not listening) meanwhile."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.mark.parametrize("args", CLIENT_COMMANDS, ids=lambda a: " ".join(a[:2]))
-def test_no_server_gives_one_clear_line(args: list[str], run_cli: Callable[..., Done]) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+def test_no_server_gives_one_clear_line(args: list[str], run_cli: Callable[..., Done], dead_url: str) -> None:
+    url = dead_url
     done = run_cli(*args, endpoint=url, timeout=30)
     assert done.returncode == 2
     assert (
@@ -41,8 +43,8 @@ def test_no_server_gives_one_clear_line(args: list[str], run_cli: Callable[..., 
     assert done.stdout == ""
 
 
-def test_the_endpoint_comes_from_the_environment(run_cli: Callable[..., Done]) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+def test_the_endpoint_comes_from_the_environment(run_cli: Callable[..., Done], dead_url: str) -> None:
+    url = dead_url
     done = run_cli("rules", "lint", endpoint=None, BATCHBRIDGE_ENDPOINT=url)
     assert done.returncode == 2
     assert f"cannot reach batchbridge at {url}" in done.stderr
