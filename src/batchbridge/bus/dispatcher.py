@@ -14,8 +14,11 @@ deliveries.  Here each step is a transaction in the store, so a crash at any poi
 4. Due deliveries are claimed (``in-flight``) and attempted concurrently, except that a lane
    (rule, target, ordering key) runs one delivery at a time, oldest first.  Success marks it
    ``delivered``; failure reschedules it with backoff or ends it dead-lettered / dropped.
+   Successes are recorded together at the start of the next pass (one transaction for all the
+   attempts that ended meanwhile), before any further delivery of the same lane is claimed.
 
-At start-up in-flight deliveries return to pending (they may have been attempted: at-least-once).
+At start-up in-flight deliveries return to pending (they may have been attempted: at-least-once;
+this includes a success not yet recorded when the process died, a window of one pass).
 The loop sleeps until the next due time, and is woken at once by :meth:`Dispatcher.wake` (called
 by ``PutEvents`` and by the outbox's listener), so a fresh event reaches its target within
 milliseconds instead of a polling period.
@@ -96,6 +99,7 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: asyncio.Task[None] | None = None
         self._stopping = False
+        self._delivered: list[int] = []
         self.outbox.add_listener(self.wake)
 
     def wake(self) -> None:
@@ -143,6 +147,7 @@ class Dispatcher:
             self._runner = None
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.record_delivered()
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -162,6 +167,7 @@ class Dispatcher:
         """One pass: ingest, fire, match, start due attempts; the next time work falls due."""
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
+        self.record_delivered()
         self.ingest_outbox()
         self.fire_schedules()
         while self.match_events():
@@ -197,9 +203,27 @@ class Dispatcher:
             self.outbox.mark_consumed([item.position for item in pending], conn)
         return len(pending)
 
+    def record_delivered(self) -> int:
+        """Mark the deliveries that succeeded since the last pass ``delivered``, in one transaction."""
+        done, self._delivered = self._delivered, []
+        if done:
+            now = self.clock.now()
+            try:
+                with self.db.transaction() as conn:
+                    for seq in done:
+                        ds.finish(conn, seq, ds.DELIVERED, now)
+            except BaseException:
+                self._delivered[:0] = done
+                raise
+        return len(done)
+
     def fire_schedules(self) -> int:
         """Append a ``Scheduled Event`` for every due schedule rule and move its next firing."""
         now = self.clock.now()
+        with self.db.read() as conn:
+            next_at = es.next_schedule_time(conn)
+        if next_at is None or next_at > now:
+            return 0
         with self.db.transaction() as conn:
             due = es.due_schedules(conn, now)
             for rule in due:
@@ -215,6 +239,9 @@ class Dispatcher:
     def match_events(self) -> int:
         """Match a batch of new events and write their deliveries; how many events were taken."""
         now = self.clock.now()
+        with self.db.read() as conn:
+            if not ds.unmatched_events(conn, 1):
+                return 0
         with self.db.transaction() as conn:
             events = ds.unmatched_events(conn, self.batch_size)
             targets_of: dict[int, tuple[es.RuleRecord | None, list[es.TargetRecord]]] = {}
@@ -275,8 +302,7 @@ class Dispatcher:
             except Exception as exc:
                 await self._failed(item, event, attempts, *dl.error_of(exc))
             else:
-                with self.db.transaction() as conn:
-                    ds.finish(conn, item.seq, ds.DELIVERED, self.clock.now())
+                self._delivered.append(item.seq)
         self.wake()
 
     async def _failed(
