@@ -1,0 +1,164 @@
+"""Dispatch throughput with a catch-all rule delivering every Batch event to a Lambda function.
+
+Runs the array of ``bench/dispatch.py`` (N children running ``true`` on a CE with maxvCpus 2)
+twice on one server: first with no rule, then with a rule ``{"source": ["aws.batch"]}`` whose
+target is a Lambda function that appends each event id to a file.  Reports both
+SubmitJob-to-parent-SUCCEEDED times and their ratio (target <= 1.3x), the time until the last
+event of the array reached the handler, and checks that every event the array wrote to the outbox
+reached the handler exactly once.
+
+    .venv/bin/python bench/dispatch_with_rule.py           # N = 10000
+    .venv/bin/python bench/dispatch_with_rule.py -n 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dispatch import SERVE, client, peak_rss_mib, run_array
+
+HANDLER = """
+import os
+
+def handler(event, context):
+    line = (event["detail"]["jobId"] + " " + event["id"] + "\\n").encode()
+    fd = os.open(LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+"""
+
+
+def boto(service: str, url: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 0}),
+    )
+
+
+def delivered_for(log: Path, parent: str) -> collections.Counter[str]:
+    counts: collections.Counter[str] = collections.Counter()
+    if not log.exists():
+        return counts
+    for line in log.read_text().splitlines():
+        job_id, _, event_id = line.partition(" ")
+        if job_id.split(":")[0] == parent:
+            counts[event_id] += 1
+    return counts
+
+
+def outbox_ids(db: Path, parent: str) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT body FROM outbox").fetchall()
+    events = [json.loads(body) for (body,) in rows]
+    return {e["id"] for e in events if e["detail"]["jobId"].split(":")[0] == parent}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-n", type=int, default=10_000, help="children in the array")
+    args = parser.parse_args()
+    n = args.n
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        log = Path(tmp) / "delivered.log"
+        proc = subprocess.Popen([sys.executable, "-c", SERVE, str(data)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        try:
+            batch = client(url)
+            name = f"bench-{uuid.uuid4().hex[:6]}"
+            batch.create_compute_environment(
+                computeEnvironmentName=name,
+                type="MANAGED",
+                computeResources={"type": "EC2", "maxvCpus": 2, "subnets": ["s"], "instanceRole": "r"},
+            )
+            batch.create_job_queue(
+                jobQueueName=name,
+                priority=1,
+                computeEnvironmentOrder=[{"order": 1, "computeEnvironment": name}],
+            )
+            definition = batch.register_job_definition(
+                jobDefinitionName=name,
+                type="container",
+                containerProperties={
+                    "image": "busybox",
+                    "command": ["true"],
+                    "resourceRequirements": [
+                        {"type": "VCPU", "value": "1"},
+                        {"type": "MEMORY", "value": "16"},
+                    ],
+                },
+            )["jobDefinitionArn"]
+            run_array(batch, name, definition, 2)
+            _, without = run_array(batch, name, definition, n)
+            print(f"array of {n}, no rule:          {without:.2f} s", flush=True)
+
+            package = io.BytesIO()
+            with zipfile.ZipFile(package, "w") as archive:
+                archive.writestr("lambda_function.py", HANDLER.replace("LOG", repr(str(log))))
+            function = boto("lambda", url).create_function(
+                FunctionName=name,
+                Runtime="python3.11",
+                Role="arn:aws:iam::123456789012:role/bench",
+                Handler="lambda_function.handler",
+                Code={"ZipFile": package.getvalue()},
+            )["FunctionArn"]
+            events = boto("events", url)
+            events.put_rule(Name=name, EventPattern=json.dumps({"source": ["aws.batch"]}))
+            events.put_targets(Rule=name, Targets=[{"Id": "every-event", "Arn": function}])
+
+            start = time.perf_counter()
+            parent, with_rule = run_array(batch, name, definition, n)
+            print(
+                f"array of {n}, catch-all rule:  {with_rule:.2f} s  ratio {with_rule / without:.2f}x"
+                " (target <= 1.3x)",
+                flush=True,
+            )
+            expected = outbox_ids(data / "batchbridge.sqlite3", parent)
+            deadline = time.monotonic() + 600
+            while len(delivered_for(log, parent)) < len(expected) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            all_delivered = time.perf_counter() - start
+            counts = delivered_for(log, parent)
+            print(f"SubmitJob -> last event at the handler: {all_delivered:.2f} s", flush=True)
+            missing = expected - set(counts)
+            twice = sum(1 for c in counts.values() if c > 1)
+            print(
+                f"events of the array: {len(expected)} (expected {4 * n + 2}); delivered {len(counts)};"
+                f" missing {len(missing)}; delivered more than once {twice}"
+            )
+            print(f"server peak RSS: {peak_rss_mib(proc.pid):.0f} MiB")
+        finally:
+            proc.kill()
+            proc.wait()
+    if missing or twice or len(expected) != 4 * n + 2:
+        raise SystemExit("delivery mismatch")
+
+
+if __name__ == "__main__":
+    main()
