@@ -174,10 +174,22 @@ def job_detail(job: Job, summary: Mapping[str, int] | None = None, *, for_event:
     return detail
 
 
+_LAST_TIME: list[tuple[int, str]] = [(-1, "")]
+
+
 def event_time(epoch_ms: int) -> str:
-    """``YYYY-MM-DDThh:mm:ssZ``: EventBridge's second-precision UTC timestamp."""
-    moment = datetime.datetime.fromtimestamp(epoch_ms / 1000, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``YYYY-MM-DDThh:mm:ssZ``: EventBridge's second-precision UTC timestamp.
+
+    Events come in bursts within the same second, so the last second's text is reused.
+    """
+    second = epoch_ms // 1000
+    last = _LAST_TIME[0]
+    if last[0] == second:
+        return last[1]
+    moment = datetime.datetime.fromtimestamp(second, tz=datetime.UTC)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    _LAST_TIME[0] = (second, text)
+    return text
 
 
 def state_change_event(

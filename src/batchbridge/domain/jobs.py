@@ -133,11 +133,48 @@ class Job:
         return self.parent_arn if self.parent_arn is not None else self.job_arn
 
     def to_doc(self) -> dict[str, Any]:
-        """A JSON-ready dict that :meth:`from_doc` turns back into the same job."""
-        doc = dataclasses.asdict(self)
-        doc["kind"] = self.kind.value
-        doc["status"] = self.status.value
-        return doc
+        """A JSON-ready dict that :meth:`from_doc` turns back into the same job.
+
+        Written out field by field (``dataclasses.asdict`` deep-copies every value and is the
+        dearest step of a transition); nested containers are shared with the job, so the result is
+        meant to be serialised at once, not kept.
+        """
+        return {
+            "job_id": self.job_id,
+            "job_arn": self.job_arn,
+            "name": self.name,
+            "kind": self.kind.value,
+            "status": self.status.value,
+            "queue_arn": self.queue_arn,
+            "queue_name": self.queue_name,
+            "definition_arn": self.definition_arn,
+            "definition_name": self.definition_name,
+            "created_at": self.created_at,
+            "container": self.container,
+            "parameters": self.parameters,
+            "depends_on": self.depends_on,
+            "retry_strategy": self.retry_strategy,
+            "timeout": self.timeout,
+            "tags": self.tags,
+            "propagate_tags": self.propagate_tags,
+            "platform_capabilities": self.platform_capabilities,
+            "status_reason": self.status_reason,
+            "started_at": self.started_at,
+            "stopped_at": self.stopped_at,
+            "attempts": [a.__dict__ for a in self.attempts],
+            "parent_id": self.parent_id,
+            "parent_arn": self.parent_arn,
+            "array_size": self.array_size,
+            "array_index": self.array_index,
+            "sequential": self.sequential,
+            "is_cancelled": self.is_cancelled,
+            "is_terminated": self.is_terminated,
+            "cancel_reason": self.cancel_reason,
+            "vcpus": self.vcpus,
+            "memory_mib": self.memory_mib,
+            "gpus": self.gpus,
+            "run": self.run.__dict__,
+        }
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Job:

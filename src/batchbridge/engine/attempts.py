@@ -10,7 +10,8 @@
 * The process environment is the job's own variables plus ``AWS_BATCH_JOB_ID``,
   ``AWS_BATCH_JOB_ATTEMPT``, ``AWS_BATCH_JQ_NAME``, ``AWS_BATCH_CE_NAME`` and, for an array
   child, ``AWS_BATCH_JOB_ARRAY_INDEX`` and ``AWS_BATCH_JOB_ARRAY_SIZE``; none of these appear in
-  ``container.environment``.  The working folder is ``<data>/jobs/<job id>/attempt-<n>``.
+  ``container.environment``.  The working folder is ``<data>/jobs/<job id>/attempt-<n>``; the
+  executor creates it when it spawns the process, so placing a job costs no file operation.
 * Exit: 0 ⇒ SUCCEEDED; otherwise the retry strategy decides between RUNNABLE and FAILED
   (timeouts and terminate are never retried); each ended attempt is appended to ``attempts[]``.
 """
@@ -91,7 +92,6 @@ def launch_spec(
     if not command:
         command = ["true"]
     folder = data_dir / "jobs" / job.job_id.replace(":", "_") / f"attempt-{job.run.attempt}"
-    folder.mkdir(parents=True, exist_ok=True)
     return LaunchSpec(
         attempt_id=attempt_id(job),
         command=command,

@@ -144,7 +144,7 @@ def _runnable(
     """RUNNABLE jobs of ``sq`` in FIFO order, read in small pages while any CE has room."""
     after = 0
     seen = 0
-    page = 32
+    page = 4
     while seen < batch:
         if all(_full(usage.get(t.compute_environment.arn), t.capacity.vcpus) for t in sq.targets):
             return

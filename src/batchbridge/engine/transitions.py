@@ -49,6 +49,8 @@ class JobWriter:
         self.events: list[dict[str, Any]] = []
         self.moved: list[Job] = []
         self._terminal: collections.deque[Job] = collections.deque()
+        self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._places: dict[str, tuple[str, str]] = {}
 
     def move(self, job: Job, target: JobStatus, mutate: Callable[[Job], None] | None = None) -> bool:
         """Move ``job`` to ``target`` (applying ``mutate`` first); ``False`` if someone moved it first."""
@@ -62,19 +64,42 @@ class JobWriter:
             return False
         summary: dict[str, int] | None = None
         if job.kind is JobKind.ARRAY_CHILD and job.parent_id is not None:
-            job_store.move_count(self.conn, job.parent_id, old, target)
+            self._counts[(job.parent_id, old.value)] -= 1
+            self._counts[(job.parent_id, target.value)] += 1
         elif job.kind is JobKind.ARRAY_PARENT:
-            summary = job_store.array_counts(self.conn, job.job_id)
+            summary = self.array_counts(job.job_id)
         self.events.append(self._event(job, summary))
         self.moved.append(job)
         if is_terminal(target):
             self._terminal.append(job)
         return True
 
+    def array_counts(self, parent_id: str) -> dict[str, int]:
+        """Children of ``parent_id`` by status, including the moves of this writer so far.
+
+        Child moves add up their count changes in memory and write them in one statement when
+        the counts are read or at :meth:`finish`, still inside the same transaction.
+        """
+        self._flush_counts()
+        return job_store.array_counts(self.conn, parent_id)
+
+    def _flush_counts(self) -> None:
+        if self._counts:
+            job_store.add_counts(self.conn, self._counts)
+            self._counts.clear()
+
+    def _place(self, job_arn: str) -> tuple[str, str]:
+        """(account, region) of a job ARN, parsed once per account and region."""
+        prefix = job_arn.split("/", 1)[0]
+        found = self._places.get(prefix)
+        if found is None:
+            arn = parse_arn(job_arn)
+            found = (arn.account, arn.region) if arn else ("", "")
+            self._places[prefix] = found
+        return found
+
     def _event(self, job: Job, summary: dict[str, int] | None) -> dict[str, Any]:
-        arn = parse_arn(job.job_arn)
-        account = arn.account if arn else ""
-        region = arn.region if arn else ""
+        account, region = self._place(job.job_arn)
         return state_change_event(
             job, event_id=new_uuid(), account=account, region=region, at_ms=self.clock(), summary=summary
         )
@@ -101,6 +126,7 @@ class JobWriter:
                 self._fail_dependents(job)
             if job.kind is JobKind.ARRAY_CHILD and job.parent_id is not None:
                 self._roll_up(job.parent_id)
+        self._flush_counts()
         if self.events:
             outbox.append_events(self.conn, self.events)
         return self.moved
@@ -126,10 +152,13 @@ class JobWriter:
                 self.fail(dependent, DEPENDENT_FAILED)
 
     def _roll_up(self, parent_id: str) -> None:
+        counts = self.array_counts(parent_id)
+        ended = counts.get(JobStatus.SUCCEEDED.value, 0) + counts.get(JobStatus.FAILED.value, 0)
+        if ended < sum(counts.values()):
+            return
         parent = job_store.get_job(self.conn, parent_id)
         if parent is None or is_terminal(parent.status) or parent.array_size is None:
             return
-        counts = job_store.array_counts(self.conn, parent_id)
         final = final_status_of_array(counts, parent.array_size)
         if final is None:
             return

@@ -5,7 +5,11 @@ Tables:
 * ``jobs``: one row per job (single, array parent, array child).  Indexed columns for the
   lookups the service and engine make (``id``; ``queue_arn, status, seq`` for placement and
   ListJobs in submission order; ``parent_id, array_index`` for children; ``status, waiting, seq``
-  for the scheduler), and ``doc``, the whole :class:`~batchbridge.domain.jobs.Job` as JSON.
+  for the scheduler), and the :class:`~batchbridge.domain.jobs.Job` as JSON in two parts:
+  ``static``, the fields fixed at submission (container, parameters, ... the same text for every
+  child of an array, parsed once and shared), and ``doc``, the rest (status, reasons, times,
+  attempts, run state), the only part a transition rewrites.  A row without ``static`` (written
+  before it existed) keeps everything in ``doc``.
   DescribeJobs of one job is a primary-key lookup whatever the table size.
 * ``job_dependencies``: edges ``job_id`` waits for ``depends_on``; ``jobs.waiting`` counts the
   edges still open, so a job is ready when it is PENDING with ``waiting = 0``.
@@ -69,15 +73,74 @@ MIGRATIONS: Sequence[tuple[str, str]] = (
         );
         """,
     ),
+    (
+        "jobs-0002",
+        """
+        ALTER TABLE jobs ADD COLUMN static TEXT;
+        """,
+    ),
 )
 
 
+#: Job fields fixed at submission (the same for every child of an array): stored once in
+#: ``static`` when the job is inserted, never rewritten by a transition.
+STATIC_FIELDS: tuple[str, ...] = (
+    "queue_arn",
+    "queue_name",
+    "definition_arn",
+    "definition_name",
+    "container",
+    "parameters",
+    "depends_on",
+    "retry_strategy",
+    "timeout",
+    "tags",
+    "propagate_tags",
+    "platform_capabilities",
+    "parent_arn",
+    "array_size",
+    "sequential",
+    "vcpus",
+    "memory_mib",
+    "gpus",
+)
+_STATIC = frozenset(STATIC_FIELDS)
+_STATIC_CACHE: dict[str, dict[str, Any]] = {}
+_STATIC_CACHE_SIZE = 256
+_COLUMNS = "doc, static"
+
+
+def _split(job: Job) -> tuple[str, str]:
+    """(changing part, submission-time part) of the job's document, as compact JSON."""
+    doc = job.to_doc()
+    static = {key: doc.pop(key) for key in STATIC_FIELDS}
+    return json.dumps(doc, separators=(",", ":")), json.dumps(static, separators=(",", ":"))
+
+
 def _dump(job: Job) -> str:
-    return json.dumps(job.to_doc(), separators=(",", ":"))
+    """The changing part of the job's document (what a transition rewrites)."""
+    doc = job.to_doc()
+    for key in STATIC_FIELDS:
+        del doc[key]
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def _static(text: str) -> dict[str, Any]:
+    """The parsed submission-time part, shared by every job with the same text (read-only)."""
+    found = _STATIC_CACHE.get(text)
+    if found is None:
+        if len(_STATIC_CACHE) >= _STATIC_CACHE_SIZE:
+            _STATIC_CACHE.pop(next(iter(_STATIC_CACHE)))
+        found = _STATIC_CACHE[text] = json.loads(text)
+    return found
 
 
 def _load(row: sqlite3.Row) -> Job:
-    return Job.from_doc(json.loads(row["doc"]))
+    doc = json.loads(row["doc"])
+    static = row["static"]
+    if static is not None:
+        doc.update(_static(static))
+    return Job.from_doc(doc)
 
 
 def insert_jobs(
@@ -87,7 +150,7 @@ def insert_jobs(
     counts = waiting or {}
     conn.executemany(
         "INSERT INTO jobs(id, kind, status, queue_arn, parent_id, array_index, name, definition_arn,"
-        " created_at, waiting, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " created_at, waiting, doc, static) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 j.job_id,
@@ -100,7 +163,7 @@ def insert_jobs(
                 j.definition_arn,
                 j.created_at,
                 counts.get(j.job_id, 0),
-                _dump(j),
+                *_split(j),
             )
             for j in jobs
         ],
@@ -113,7 +176,7 @@ def insert_dependencies(conn: sqlite3.Connection, edges: Iterable[tuple[str, str
 
 
 def get_job(conn: sqlite3.Connection, job_id: str) -> Job | None:
-    row = conn.execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    row = conn.execute("SELECT doc, static FROM jobs WHERE id = ?", (job_id,)).fetchone()
     return None if row is None else _load(row)
 
 
@@ -123,7 +186,7 @@ def get_jobs(conn: sqlite3.Connection, job_ids: Sequence[str]) -> dict[str, Job]
     for start in range(0, len(job_ids), 500):
         chunk = list(job_ids[start : start + 500])
         marks = ",".join("?" * len(chunk))
-        for row in conn.execute(f"SELECT doc FROM jobs WHERE id IN ({marks})", chunk):
+        for row in conn.execute(f"SELECT doc, static FROM jobs WHERE id IN ({marks})", chunk):
             job = _load(row)
             found[job.job_id] = job
     return found
@@ -142,8 +205,15 @@ def statuses(conn: sqlite3.Connection, job_ids: Sequence[str]) -> dict[str, JobS
 def update_job(conn: sqlite3.Connection, job: Job, expected: JobStatus) -> bool:
     """Write ``job`` only if its row still has status ``expected``; report whether it did."""
     cur = conn.execute(
-        "UPDATE jobs SET status = ?, doc = ? WHERE id = ? AND status = ?",
+        "UPDATE jobs SET status = ?, doc = ? WHERE id = ? AND status = ? AND static IS NOT NULL",
         (job.status.value, _dump(job), job.job_id, expected.value),
+    )
+    if cur.rowcount > 0:
+        return True
+    whole = json.dumps(job.to_doc(), separators=(",", ":"))
+    cur = conn.execute(
+        "UPDATE jobs SET status = ?, doc = ? WHERE id = ? AND status = ? AND static IS NULL",
+        (job.status.value, whole, job.job_id, expected.value),
     )
     return cur.rowcount > 0
 
@@ -153,7 +223,7 @@ def request_stop(conn: sqlite3.Connection, job_id: str, flag: bool = True) -> No
 
 
 def stop_requested(conn: sqlite3.Connection, limit: int = 500) -> list[Job]:
-    rows = conn.execute("SELECT doc FROM jobs WHERE stop_requested = 1 LIMIT ?", (limit,)).fetchall()
+    rows = conn.execute("SELECT doc, static FROM jobs WHERE stop_requested = 1 LIMIT ?", (limit,)).fetchall()
     return [_load(r) for r in rows]
 
 
@@ -162,7 +232,10 @@ def ids_in_status(
 ) -> list[str]:
     """Ids in ``status`` in submission order; ``ready_only`` keeps those with no open dependency."""
     if ready_only:
-        sql = "SELECT id FROM jobs WHERE status = ? AND waiting = 0 ORDER BY seq LIMIT ?"
+        sql = (
+            "SELECT id FROM jobs WHERE status = ? AND waiting = 0 AND kind != 'ARRAY_PARENT'"
+            " ORDER BY seq LIMIT ?"
+        )
     else:
         sql = "SELECT id FROM jobs WHERE status = ? ORDER BY seq LIMIT ?"
     return [str(r["id"]) for r in conn.execute(sql, (status.value, limit))]
@@ -170,7 +243,7 @@ def ids_in_status(
 
 def jobs_in_status(conn: sqlite3.Connection, status: JobStatus, limit: int = 1000) -> list[Job]:
     rows = conn.execute(
-        "SELECT doc FROM jobs WHERE status = ? ORDER BY seq LIMIT ?", (status.value, limit)
+        "SELECT doc, static FROM jobs WHERE status = ? ORDER BY seq LIMIT ?", (status.value, limit)
     ).fetchall()
     return [_load(r) for r in rows]
 
@@ -178,7 +251,7 @@ def jobs_in_status(conn: sqlite3.Connection, status: JobStatus, limit: int = 100
 def runnable_in_queue(conn: sqlite3.Connection, queue_arn: str, limit: int, after_seq: int = 0) -> list[Job]:
     """RUNNABLE jobs of one queue in submission order (FIFO), after ``after_seq``."""
     rows = conn.execute(
-        "SELECT seq, doc FROM jobs WHERE queue_arn = ? AND status = 'RUNNABLE' AND seq > ?"
+        "SELECT seq, doc, static FROM jobs WHERE queue_arn = ? AND status = 'RUNNABLE' AND seq > ?"
         " ORDER BY seq LIMIT ?",
         (queue_arn, after_seq, limit),
     ).fetchall()
@@ -197,7 +270,7 @@ def runnable_queues(conn: sqlite3.Connection) -> list[str]:
 
 def children(conn: sqlite3.Connection, parent_id: str) -> list[Job]:
     rows = conn.execute(
-        "SELECT doc FROM jobs WHERE parent_id = ? ORDER BY array_index", (parent_id,)
+        "SELECT doc, static FROM jobs WHERE parent_id = ? ORDER BY array_index", (parent_id,)
     ).fetchall()
     return [_load(r) for r in rows]
 
@@ -229,6 +302,17 @@ def move_count(conn: sqlite3.Connection, parent_id: str, old: JobStatus, new: Jo
         "UPDATE array_counts SET n = n - 1 WHERE parent_id = ? AND status = ?", (parent_id, old.value)
     )
     init_counts(conn, parent_id, new, 1)
+
+
+def add_counts(conn: sqlite3.Connection, deltas: Mapping[tuple[str, str], int]) -> None:
+    """Apply many ``(parent id, status) -> change`` deltas to the children counts at once."""
+    rows = [(parent, status, n) for (parent, status), n in deltas.items() if n]
+    if rows:
+        conn.executemany(
+            "INSERT INTO array_counts(parent_id, status, n) VALUES (?, ?, ?)"
+            " ON CONFLICT(parent_id, status) DO UPDATE SET n = n + excluded.n",
+            rows,
+        )
 
 
 def array_counts(conn: sqlite3.Connection, parent_id: str) -> dict[str, int]:
@@ -345,7 +429,7 @@ def list_jobs(
     where = " AND ".join(conds) if conds else "1"
     order = "seq DESC" if newest_first else "seq"
     rows = conn.execute(
-        f"SELECT seq, doc FROM jobs WHERE {where} ORDER BY {order} LIMIT ?", (*params, limit)
+        f"SELECT seq, doc, static FROM jobs WHERE {where} ORDER BY {order} LIMIT ?", (*params, limit)
     ).fetchall()
     return [(int(r["seq"]), _load(r)) for r in rows]
 
