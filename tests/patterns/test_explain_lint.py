@@ -16,7 +16,7 @@ DATA = json.loads((Path(__file__).parent / "cases" / "batch_events.json").read_t
 JD = DATA["job_definition_arn"]
 CHILD: dict[str, Any] = DATA["child"]
 PARENT: dict[str, Any] = DATA["parent"]
-NAIVE = {
+NAIVE: dict[str, Any] = {
     "source": ["aws.batch"],
     "detail-type": ["Batch Job State Change"],
     "detail": {"jobDefinition": [JD], "status": ["SUCCEEDED"]},
