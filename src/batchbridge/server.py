@@ -21,6 +21,7 @@ import threading
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 import batchbridge
 from batchbridge.app import Application
@@ -49,7 +50,7 @@ def build_web_app(app: Application) -> web.Application:
     web_app.router.add_get("/health", health)
     if app.db is not None:
         add_routes(web_app, app.db)
-    web_app.router.add_route("*", "/{tail:.*}", app.dispatcher.handle)
+    web_app.router.add_route("*", r"/{tail:[\s\S]*}", app.dispatcher.handle)
     return web_app
 
 
@@ -71,12 +72,37 @@ class RunningServer:
         await self.app.stop()
 
 
+#: Longest request line or header aiohttp accepts (its default is 8190 bytes).
+MAX_LINE_BYTES = 65536
+
+
+class QuietHttpErrors(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's request logger, with malformed HTTP logged as one line instead of a traceback.
+
+    aiohttp answers a request it cannot parse (an over-long line, a NUL in a header) with a
+    plain 400 before any handler runs; that is the client's fault, not a server error.
+    """
+
+    def exception(self, msg: object, *args: object, exc_info: object = True, **kwargs: object) -> None:
+        if isinstance(exc_info, HttpProcessingError):
+            self.logger.warning("malformed HTTP request refused: %s", exc_info.message)
+            return
+        self.logger.exception(msg, *args, exc_info=exc_info, **kwargs)
+
+
 async def start_server(app: Application, host: str | None = None, port: int | None = None) -> RunningServer:
     """Start ``app`` on ``host:port`` (port 0 picks a free one) on the running loop."""
     host = host if host is not None else app.settings.host
     port = port if port is not None else app.settings.port
     await app.start()
-    runner = web.AppRunner(build_web_app(app), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        build_web_app(app),
+        access_log=None,
+        handle_signals=False,
+        logger=QuietHttpErrors(logging.getLogger("aiohttp.server"), {}),
+        max_line_size=MAX_LINE_BYTES,
+        max_field_size=MAX_LINE_BYTES,
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
