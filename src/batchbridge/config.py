@@ -123,8 +123,6 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         values["kill_grace_seconds"] = float(env["BATCHBRIDGE_KILL_GRACE_SECONDS"])
     if "BATCHBRIDGE_IMAGES" in env:
         values["images"] = parse_images(env["BATCHBRIDGE_IMAGES"].split(";"))
-    if "BATCHBRIDGE_IMAGES" in env:
-        values["images"] = parse_images(env["BATCHBRIDGE_IMAGES"].split(";"))
     creds: dict[str, str] = {}
     key_id = env.get("BATCHBRIDGE_ACCESS_KEY_ID")
     secret = env.get("BATCHBRIDGE_SECRET_ACCESS_KEY")
