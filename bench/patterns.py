@@ -10,6 +10,9 @@ Before timing, it checks that the three engines return the same set of matching 
 event and reports any disagreement.  Then it reports memory (tracemalloc) and the time to add
 10,000 rules.
 
+Every rate, ours and the peers' alike, is the best of five windows sharing the measurement's time,
+so that a burst of load from other processes on the machine does not decide a row.
+
 The first rule of every set is the seed scenario's parent-only rule (source, detail-type, the job
 definition, SUCCEEDED, no ``container.containerInstanceArn``); the sets of 10, 100 and 1000 add the
 first 9, 99 and 999 generated rules.  So the 1-rule row is one realistic rule for these events:
@@ -38,6 +41,7 @@ from typing import Any
 
 from batchbridge.patterns import RuleMatcher
 
+WINDOWS = 5
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 PARENT_ID = "9d1c6c2e-5e0b-4a8e-9a43-0f5a3c2b7e10"
@@ -285,17 +289,21 @@ def _localstack_all(
     return [match(text, event_text) for _, text in texts]
 
 
-def _rate(fn: Callable[[], object], seconds: float) -> float:
-    """Calls per second of ``fn`` over about ``seconds`` (at least one call)."""
-    calls = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while True:
-        fn()
-        calls += 1
-        now = time.perf_counter()
-        if now >= deadline:
-            return calls / (now - start)
+def _rate(fn: Callable[[], object], seconds: float, windows: int = WINDOWS) -> float:
+    """Calls per second of ``fn``: the best of ``windows`` windows sharing ``seconds`` (>= 1 call each)."""
+    best = 0.0
+    for _ in range(windows):
+        calls = 0
+        start = time.perf_counter()
+        deadline = start + seconds / windows
+        while True:
+            fn()
+            calls += 1
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+        best = max(best, calls / (now - start))
+    return best
 
 
 def main() -> None:
