@@ -10,7 +10,6 @@ Ends with ``demo ok: ...`` only after both counts were observed; any other outco
 from __future__ import annotations
 
 import argparse
-import logging
 import tempfile
 import time
 from pathlib import Path
@@ -48,7 +47,6 @@ def run(args: argparse.Namespace) -> int:
     from batchbridge.testing import BatchBridge
 
     console = make_console()
-    logging.getLogger("asyncio").setLevel(logging.ERROR)
     examples: Path = (args.examples or default_examples()).resolve()
     if not (examples / "print-color-job.json").is_file():
         console.print(f"[red]demo: no print-color example files in {examples}[/red]")
