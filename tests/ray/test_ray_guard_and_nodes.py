@@ -113,3 +113,15 @@ def test_launching_an_attempt_twice_starts_it_once(ray_cluster: RayCluster, tmp_
             assert exits["twice-1"].exit_code == 0
 
     run(scenario())
+
+
+def test_an_unreachable_cluster_is_a_clear_client_error() -> None:
+    from ray_support import free_port
+
+    from batchbridge.errors import ClientException
+    from batchbridge.executors.ray_cluster import check_reachable
+
+    port = free_port()
+    with pytest.raises(ClientException) as caught:
+        check_reachable(f"127.0.0.1:{port}", timeout=2)
+    assert str(caught.value) == f"Cannot connect to the Ray cluster at 127.0.0.1:{port}: Connection refused"

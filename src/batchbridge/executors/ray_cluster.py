@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import socket
 from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
@@ -102,10 +103,28 @@ def fits_any_node(
     return any(node.fits(vcpus, memory_mib, gpus, labels) for node in nodes)
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast, with the address in the message, when nothing listens at a ``host:port`` address.
+
+    ``ray.init`` would otherwise retry for minutes.  Other address forms (``auto``, ``ray://``)
+    are left to Ray.
+    """
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or "/" in host:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise ClientException(
+            f"Cannot connect to the Ray cluster at {address}: {error.strerror or error}"
+        ) from None
+
+
 def connect(ray: ModuleType, address: str, namespace: str) -> None:
     """Connect this process to the cluster as a Ray driver (a no-op when already connected)."""
     if ray.is_initialized():
         return
+    check_reachable(address)
     try:
         ray.init(address=address, namespace=namespace, ignore_reinit_error=True, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as error:

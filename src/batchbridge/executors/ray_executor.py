@@ -12,6 +12,13 @@ and handlers stay the same.  Usage, on its own::
     executor.capacity()                         # the cluster's total vCPUs, MiB and GPUs
     executor.fits_any_node(vcpus, memory_mib, gpus)
 
+Options: ``compute_environment`` names the compute environment in error messages;
+``resources`` (e.g. ``{"gpu-pool": 1}``) are Ray custom resources every attempt also asks for, so
+a compute environment can be bound to the nodes started with them (``ray start --resources``);
+``node_dir`` is the folder each node keeps its attempt records in (default
+``$TMPDIR/batchbridge-ray-<uid>`` on the node).  A ``host:port`` address that nothing listens on
+fails :meth:`RayExecutor.start` at once with a ClientException naming the address.
+
 Every node needs batchbridge and Ray installed in the same Python (``pip install
 'batchbridge[ray]'``); the cluster runs the attempt's command, so the programs it names must exist
 on the nodes, and the launch spec's working folder is created on the node that runs it.
@@ -32,6 +39,12 @@ the Ray node id as ``container_instance_id`` (the engine's ``containerInstanceAr
 Output and exit: a follower task per attempt long-polls the actor (``poll(after_seq)``, batched)
 and delivers the lines in order while the attempt runs, then exactly one exit with the local
 executor's exit codes and reasons.
+
+:meth:`RayExecutor.launch` returns once Ray has placed the actor and the command runs; while the
+cluster has no room for it, the launch waits (the engine launches only what ``capacity()`` and
+``fits_any_node`` allow).  Cost: an actor per attempt means a new Ray worker process per attempt,
+a few hundred milliseconds on a small machine; in ``bench/ray_dispatch.py`` an attempt costs about
+as much as a bare actor created, called once and killed.
 
 Failures: an actor that dies before delivering its exit (its node was lost, its worker killed)
 ends the attempt with ``host_lost`` and ``Host EC2 (instance <node id>) terminated.``; the node
