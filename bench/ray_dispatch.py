@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -76,6 +77,7 @@ def local_cluster() -> Iterator[str]:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.3)
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def p50_ms(samples: list[float]) -> float:
