@@ -80,3 +80,50 @@ async def test_unrecorded_success_is_attempted_again_after_a_restart(db_path: Pa
     assert sorted(again.ids) == sorted(first.ids)
     assert statuses(db) == ["delivered"] * 10
     db.close()
+
+
+class Slow(Counter):
+    """Attempts that end one after another, about half a millisecond apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def __call__(self, target: Mapping[str, Any], payload: bytes, event: Mapping[str, Any]) -> None:
+        self.calls += 1
+        await asyncio.sleep(0.0005 * (self.calls % 100))
+        self.ids.append(str(event["id"]))
+
+
+async def test_a_backlog_costs_one_pass_per_refill_not_one_per_delivery(db: Database) -> None:
+    registry = RuleRegistry()
+    events = EventsService(db, registry)
+    ctx = RequestContext("123456789012", "us-east-1", "r")
+    events.PutRule(ctx, {"Name": "r", "EventPattern": json.dumps({"source": ["my.app"]})})
+    events.PutTargets(ctx, {"Rule": "r", "Targets": [{"Id": "t", "Arn": LAMBDA}]})
+    for chunk in range(20):
+        entries = [
+            {"Source": "my.app", "DetailType": "t", "Detail": json.dumps({"n": chunk * 10 + i})}
+            for i in range(10)
+        ]
+        events.PutEvents(ctx, {"Entries": entries})
+    target = Slow()
+    dispatcher = Dispatcher(db, registry, {"lambda": target}, batch_size=100)
+    passes = 0
+    step = dispatcher.step
+
+    def counting_step() -> float | None:
+        nonlocal passes
+        passes += 1
+        return step()
+
+    dispatcher.step = counting_step  # type: ignore[method-assign]
+    await dispatcher.start()
+    for _ in range(500):
+        if len(target.ids) == 200 and statuses(db) == ["delivered"] * 200:
+            break
+        await asyncio.sleep(0.01)
+    await dispatcher.stop()
+    assert sorted(statuses(db)) == ["delivered"] * 200
+    assert len(set(target.ids)) == 200
+    assert passes < 40, passes

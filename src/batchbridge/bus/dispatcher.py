@@ -15,7 +15,9 @@ deliveries.  Here each step is a transaction in the store, so a crash at any poi
    (rule, target, ordering key) runs one delivery at a time, oldest first.  Success marks it
    ``delivered``; failure reschedules it with backoff or ends it dead-lettered / dropped.
    Successes are recorded together at the start of the next pass (one transaction for all the
-   attempts that ended meanwhile), before any further delivery of the same lane is claimed.
+   attempts that ended meanwhile), before any further delivery of the same lane is claimed.  An
+   ending attempt starts a pass only once few attempts remain under way (``refill_at``), so a
+   backlog costs one pass per refill instead of one per delivery; new events still wake the loop.
 
 At start-up in-flight deliveries return to pending (they may have been attempted: at-least-once;
 this includes a success not yet recorded when the process died, a window of one pass).
@@ -91,6 +93,8 @@ class Dispatcher:
         self.clock = clock or SystemClock()
         self.backoff = backoff or Backoff()
         self.batch_size = batch_size
+        #: An ending attempt wakes the loop only when this few or fewer attempts remain under way.
+        self.refill_at = max(1, batch_size // 4)
         self.outbox = Outbox(db)
         self._rng = rng or random.Random()
         self._semaphore = asyncio.Semaphore(concurrency)
@@ -303,7 +307,8 @@ class Dispatcher:
                 await self._failed(item, event, attempts, *dl.error_of(exc))
             else:
                 self._delivered.append(item.seq)
-        self.wake()
+        if len(self._tasks) <= self.refill_at:
+            self.wake()
 
     async def _failed(
         self, item: ds.Delivery, event: ds.BusEvent, attempts: int, code: str, message: str
