@@ -8,8 +8,11 @@ same as a coroutine that lives until cancelled, for an application's list of bac
 Each pass of the loop is one transaction: the output lines and exits the executor delivered since
 the last pass (logs appended to ``/aws/batch/job``, exits turned into transitions), the attempts
 that started (STARTING -> RUNNING), stop requests from TerminateJob, then the scheduler.  After the
-commit it wakes the outbox's consumers, acknowledges the recorded exits to the executor, sends
-stops and launches the newly placed attempts.  The loop sleeps until woken (a submission, an
+commit it starts the launches of the newly placed attempts, sends stops, acknowledges the recorded
+exits and only then wakes the outbox's consumers, so that the launches and acknowledgements leave
+in one write to the executor before the bus takes the loop.  A started attempt's RUNNING move waits
+up to ``RUNNING_DELAY`` for another reason to run a pass: a short attempt's exit usually arrives
+by then and its RUNNING and terminal moves share that pass.  The loop sleeps until woken (a submission, an
 executor event, a finished launch) or ``Settings.scheduler_interval`` x 20 passes.
 """
 
@@ -176,7 +179,7 @@ class JobEngine:
             await self.executor.acknowledge(exit.attempt_id)
             self._infos.pop(exit.attempt_id, None)
         if writer.events:
-            outbox.notify(self.db)
+            loop.call_soon(outbox.notify, self.db)
         return n_sub >= BATCH or n_ready >= BATCH or len(placed) >= BATCH
 
     def apply_exit(self, writer: JobWriter, job: Job, exit: AttemptExit) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import fcntl
 import json
@@ -54,6 +55,8 @@ from batchbridge.executors.protocol import (
     write_atomic,
 )
 
+#: Threads that fork and exec attempts, so that two launches overlap and the loop stays free.
+SPAWNER_THREADS = 2
 UNKNOWN_TO_SERVER = "Attempt not known to the server after its restart"
 AGENT_SHUTDOWN = "Host agent shut down"
 
@@ -98,6 +101,8 @@ class Agent:
         self.done = asyncio.Event()
         self.shutting_down: list[tuple[Connection, int]] = []
         self.loop = asyncio.get_running_loop()
+        self.spawner = concurrent.futures.ThreadPoolExecutor(SPAWNER_THREADS, thread_name_prefix="spawn")
+        self.launch_waiters: dict[str, list[tuple[Connection, Any]]] = {}
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
         self.journal_fd = os.open(paths.launches, flags, 0o644)
 
@@ -211,7 +216,10 @@ class Agent:
         existing = self.running.get(attempt_id)
         if existing is not None:
             self.subscribers[attempt_id] = conn
-            conn.send(self._launched(request_id, attempt_id, existing.pid, existing.started_at_ms))
+            if existing.spawning:
+                self.launch_waiters.setdefault(attempt_id, []).append((conn, request_id))
+            else:
+                conn.send(self._launched(request_id, attempt_id, existing.pid, existing.started_at_ms))
             return
         finished = self.finished.get(attempt_id)
         if finished is not None:
@@ -223,8 +231,14 @@ class Agent:
         attempt = AttemptProcess(spec, self.journal_fd, files, self.loop, self._lines, self._exited)
         self.subscribers[attempt_id] = conn
         self.running[attempt_id] = attempt
-        attempt.spawn()
-        conn.send(self._launched(request_id, attempt_id, attempt.pid, attempt.started_at_ms))
+        self.launch_waiters[attempt_id] = [(conn, request_id)]
+        attempt.spawn_in(self.spawner, self._spawned)
+
+    def _spawned(self, attempt: AttemptProcess) -> None:
+        """The process runs (or could not start): answer every launch request waiting for it."""
+        attempt_id = attempt.spec.attempt_id
+        for conn, request_id in self.launch_waiters.pop(attempt_id, []):
+            conn.send(self._launched(request_id, attempt_id, attempt.pid, attempt.started_at_ms))
 
     @staticmethod
     def _launched(request_id: Any, attempt_id: str, pid: int | None, started: int | None) -> dict[str, Any]:
@@ -365,6 +379,7 @@ async def serve(paths: AgentPaths, idle_timeout: float, sample_interval: float) 
             paths.socket.unlink()
         for task in tasks:
             task.cancel()
+        agent.spawner.shutdown(wait=False, cancel_futures=True)
         await asyncio.sleep(0.05)
         for conn in list(agent.connections):
             conn.writer.close()

@@ -76,10 +76,6 @@ class AgentConnection:
             self.writer.write(b"".join(self._buffer))
         self._buffer.clear()
 
-    def flush(self) -> None:
-        """Write what is buffered now (a launch should not wait for the rest of the loop pass)."""
-        self._flush()
-
     def request(self, message: dict[str, Any]) -> asyncio.Future[dict[str, Any]]:
         self._next_id += 1
         future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
@@ -268,9 +264,7 @@ class LocalExecutor:
         conn = await self._connected()
         self._live[spec.attempt_id] = (None, None)
         try:
-            pending = conn.request({"op": "launch", "spec": spec.to_json()})
-            conn.flush()
-            reply = await pending
+            reply = await conn.request({"op": "launch", "spec": spec.to_json()})
         except ServerException:
             self._live.pop(spec.attempt_id, None)
             raise

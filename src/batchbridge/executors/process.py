@@ -16,13 +16,15 @@ The rules emulated are those of an ECS task on an AWS Batch host:
   ``CannotStartContainerError: ...`` and no exit code.
 
 Processes are spawned with :class:`subprocess.Popen` from the agent itself (no interpreter per
-attempt) and reaped through a pidfd watched by the agent's event loop, so spawning costs little
-more than the fork and exec themselves.
+attempt), on spawner threads so that the agent's loop keeps reaping and answering while a fork and
+exec are under way, and reaped through a pidfd watched by the agent's event loop, so spawning
+costs little more than the fork and exec themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -118,31 +120,84 @@ class AttemptProcess:
         self._returncode: int | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._terminating = False
+        self._spawning = False
+        self._pending_stop: tuple[str, str] | None = None
 
     @property
     def running(self) -> bool:
         return self.exit is None
 
+    @property
+    def spawning(self) -> bool:
+        """The process is being started on a spawner thread (no pid yet)."""
+        return self._spawning
+
     def spawn(self) -> None:
         """Start the command; on failure the attempt ends at once as ``Task failed to start``."""
+        try:
+            proc, started = self._start_process()
+        except OSError as error:
+            self._finish_failed_start(cannot_start_reason(self.spec, error))
+            return
+        self._attach(proc, started)
+
+    def spawn_in(self, pool: concurrent.futures.Executor, done: Callable[[AttemptProcess], None]) -> None:
+        """Start the command on one of ``pool``'s threads; ``done(self)`` runs on the loop after.
+
+        ``fork``/``exec`` and the working folder's creation take a millisecond or more; on a
+        thread they leave the agent's loop free to reap, read output and answer in the meantime.
+        A stop requested while the process is being started applies as soon as it runs.
+        """
+        self._spawning = True
+        future = pool.submit(self._start_process)
+
+        def finished(fut: concurrent.futures.Future[tuple[subprocess.Popen[bytes], int]]) -> None:
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self._spawned, fut, done)
+
+        future.add_done_callback(finished)
+
+    def _spawned(
+        self,
+        future: concurrent.futures.Future[tuple[subprocess.Popen[bytes], int]],
+        done: Callable[[AttemptProcess], None],
+    ) -> None:
+        self._spawning = False
+        error = future.exception() if not future.cancelled() else OSError("the host agent is stopping")
+        if error is None:
+            self._attach(*future.result())
+        elif isinstance(error, OSError):
+            self._finish_failed_start(cannot_start_reason(self.spec, error))
+        else:
+            self._finish_failed_start(f"{CANNOT_START_PREFIX}{error}")
+        done(self)
+
+    def _start_process(self) -> tuple[subprocess.Popen[bytes], int]:
+        """Create the working folder and start the process group (thread-safe, no loop access)."""
         spec = self.spec
         try:
+            os.mkdir(spec.workdir)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
             spec.workdir.mkdir(parents=True, exist_ok=True)
-            proc = subprocess.Popen(
-                spec.command,
-                env=spec.environment,
-                cwd=spec.workdir,
-                stdin=_devnull(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        except OSError as error:
-            self._finish_failed_start(cannot_start_reason(spec, error))
-            return
+        proc = subprocess.Popen(
+            spec.command,
+            env=spec.environment,
+            cwd=spec.workdir,
+            stdin=_devnull(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        return proc, now_ms()
+
+    def _attach(self, proc: subprocess.Popen[bytes], started_at_ms: int) -> None:
+        """Journal the new process and watch its pipes, its exit and its timeout on the loop."""
+        spec = self.spec
         self._proc = proc
         self.pid = proc.pid
-        self.started_at_ms = now_ms()
+        self.started_at_ms = started_at_ms
         entry = {"attempt_id": spec.attempt_id, "pid": proc.pid, "started_at_ms": self.started_at_ms}
         os.write(self._journal_fd, json.dumps(entry).encode() + b"\n")
         for pipe, stream in ((proc.stdout, "o"), (proc.stderr, "e")):
@@ -155,11 +210,22 @@ class AttemptProcess:
         self.loop.add_reader(self._pidfd, self._reap)
         if spec.timeout_seconds is not None:
             self._timers.append(self.loop.call_later(spec.timeout_seconds, self._time_out))
+        pending, self._pending_stop = self._pending_stop, None
+        if pending is not None:
+            kind, reason = pending
+            if kind == "kill":
+                self.kill_now(reason)
+            else:
+                self.stop(reason)
 
     # -- termination -----------------------------------------------------------------------
 
     def stop(self, reason: str) -> None:
         """Stop by request: SIGTERM, SIGKILL after the grace; the exit carries ``reason``."""
+        if self._spawning:
+            if self._pending_stop is None:
+                self._pending_stop = ("stop", reason)
+            return
         if not self.running or self._terminating or self.pid is None:
             return
         self.stopped = True
@@ -168,6 +234,9 @@ class AttemptProcess:
 
     def kill_now(self, reason: str) -> None:
         """Stop by request with SIGKILL and no grace (the agent is shutting down)."""
+        if self._spawning:
+            self._pending_stop = ("kill", reason)
+            return
         if not self.running or self.pid is None:
             return
         if not self._terminating:

@@ -1,0 +1,155 @@
+"""The job document in SQLite: the changing part rewritten per transition, the submission part once."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from batchbridge.domain.job_events import event_time
+from batchbridge.domain.jobs import AttemptRecord, Job, RunState
+from batchbridge.domain.lifecycle import JobKind, JobStatus
+from batchbridge.engine.transitions import JobWriter
+from batchbridge.store import jobs as job_store
+from batchbridge.store.db import Database
+
+PARENT = "9d1c6c2e-5e0b-4a8e-9a43-0f5a3c2b7e10"
+ARN = f"arn:aws:batch:us-east-1:123456789012:job/{PARENT}"
+
+
+def child(index: int, status: JobStatus = JobStatus.PENDING) -> Job:
+    return Job(
+        job_id=f"{PARENT}:{index}",
+        job_arn=f"{ARN}:{index}",
+        name="print-color",
+        kind=JobKind.ARRAY_CHILD,
+        status=status,
+        queue_arn="arn:aws:batch:us-east-1:123456789012:job-queue/q",
+        queue_name="q",
+        definition_arn="arn:aws:batch:us-east-1:123456789012:job-definition/print-color:1",
+        definition_name="print-color",
+        created_at=1735689600500,
+        container={"image": "busybox", "command": ["true"], "environment": [{"name": "A", "value": "1"}]},
+        parameters={"p": "v"},
+        retry_strategy={"attempts": 2, "evaluateOnExit": []},
+        timeout={"attemptDurationSeconds": 60},
+        tags={"team": "x"},
+        propagate_tags=True,
+        platform_capabilities=["EC2"],
+        parent_id=PARENT,
+        parent_arn=ARN,
+        array_size=3,
+        array_index=index,
+        vcpus=1.0,
+        memory_mib=250,
+    )
+
+
+def parent_job() -> Job:
+    job = child(0)
+    return dataclasses.replace(
+        job,
+        job_id=PARENT,
+        job_arn=ARN,
+        kind=JobKind.ARRAY_PARENT,
+        parent_id=None,
+        parent_arn=None,
+        array_index=None,
+        run=RunState(),
+    )
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    return Database.open(tmp_path / "db.sqlite3")
+
+
+def test_to_doc_matches_asdict_for_every_field() -> None:
+    job = child(1, JobStatus.FAILED)
+    job.attempts.append(AttemptRecord(1, 2, "Essential container in task exited", 3, "r", "t", "c", "l"))
+    job.run = RunState(attempt=1, task_id="abc", exit_code=3, seq=9)
+    expected = dataclasses.asdict(job)
+    expected["kind"] = job.kind.value
+    expected["status"] = job.status.value
+    assert job.to_doc() == expected
+    assert Job.from_doc(json.loads(json.dumps(job.to_doc()))) == job
+
+
+def test_submission_fields_are_stored_once_and_transitions_rewrite_the_rest(db: Database) -> None:
+    with db.transaction() as conn:
+        job_store.insert_jobs(conn, [child(0), child(1)])
+    with db.read() as conn:
+        row = conn.execute("SELECT doc, static FROM jobs WHERE id = ?", (f"{PARENT}:0",)).fetchone()
+    doc, static = json.loads(row["doc"]), json.loads(row["static"])
+    assert set(static) == set(job_store.STATIC_FIELDS)
+    assert not set(doc) & set(job_store.STATIC_FIELDS)
+    assert static["container"]["command"] == ["true"]
+
+    with db.transaction() as conn:
+        job = job_store.get_job(conn, f"{PARENT}:0")
+        assert job == child(0)
+        job.status = JobStatus.RUNNABLE
+        job.status_reason = "moved"
+        assert job_store.update_job(conn, job, JobStatus.PENDING)
+        assert not job_store.update_job(conn, job, JobStatus.PENDING)
+    with db.read() as conn:
+        again = job_store.get_jobs(conn, [f"{PARENT}:0", f"{PARENT}:1"])
+        after = conn.execute("SELECT static FROM jobs WHERE id = ?", (f"{PARENT}:0",)).fetchone()
+    assert after["static"] == row["static"]
+    assert again[f"{PARENT}:0"].status is JobStatus.RUNNABLE
+    assert again[f"{PARENT}:0"].status_reason == "moved"
+    assert again[f"{PARENT}:0"].container == child(0).container
+    assert again[f"{PARENT}:1"] == child(1)
+
+
+def test_a_row_written_before_the_split_still_loads_and_updates(db: Database) -> None:
+    old = child(2)
+    with db.transaction() as conn:
+        job_store.insert_jobs(conn, [old])
+        conn.execute(
+            "UPDATE jobs SET doc = ?, static = NULL WHERE id = ?", (json.dumps(old.to_doc()), old.job_id)
+        )
+    with db.transaction() as conn:
+        job = job_store.get_job(conn, old.job_id)
+        assert job == old
+        job.status = JobStatus.RUNNABLE
+        assert job_store.update_job(conn, job, JobStatus.PENDING)
+    with db.read() as conn:
+        loaded = job_store.get_job(conn, old.job_id)
+    assert loaded is not None and loaded.status is JobStatus.RUNNABLE
+    assert loaded.container == old.container and loaded.tags == old.tags
+
+
+def test_child_counts_are_batched_but_read_back_inside_the_pass(db: Database) -> None:
+    children = [child(i) for i in range(3)]
+    with db.transaction() as conn:
+        job_store.insert_jobs(conn, [parent_job(), *children])
+        job_store.init_counts(conn, PARENT, JobStatus.PENDING, 3)
+    with db.transaction() as conn:
+        writer = JobWriter(conn, clock=lambda: 1735689605000)
+        for job in children[:2]:
+            assert writer.move(job, JobStatus.RUNNABLE)
+        assert writer.array_counts(PARENT) == {"PENDING": 1, "RUNNABLE": 2}
+        writer.move(children[2], JobStatus.RUNNABLE)
+        writer.finish()
+    with db.read() as conn:
+        assert job_store.array_counts(conn, PARENT) == {"PENDING": 0, "RUNNABLE": 3}
+        bodies = [json.loads(r[0]) for r in conn.execute("SELECT body FROM outbox ORDER BY position")]
+    assert [b["detail"]["status"] for b in bodies] == ["RUNNABLE"] * 3
+    assert [b["account"] for b in bodies] == ["123456789012"] * 3
+    assert {b["time"] for b in bodies} == {"2025-01-01T00:00:05Z"}
+
+
+def test_event_time_is_second_precision_utc_across_seconds() -> None:
+    assert event_time(1735689600999) == "2025-01-01T00:00:00Z"
+    assert event_time(1735689601000) == "2025-01-01T00:00:01Z"
+    assert event_time(1735689600000) == "2025-01-01T00:00:00Z"
+
+
+def test_sqlite_connection_is_a_real_file(db: Database) -> None:
+    assert db.path.exists()
+    with sqlite3.connect(db.path) as raw:
+        assert raw.execute("SELECT count(*) FROM schema_migrations WHERE id = 'jobs-0002'").fetchone()[0] == 1
