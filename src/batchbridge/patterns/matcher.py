@@ -100,18 +100,18 @@ class RuleMatcher:
         stack = [snap.root]
         pop = stack.pop
         extend = stack.extend
+        leaf = leaves.get
         while stack:
             node = pop()
             if node.marks:
                 found.update(node.marks)
             for path, table, memo, absent in node.tests:
-                values = leaves.get(path)
-                if values is None:
+                value = leaf(path)
+                if value is None:
                     if absent:
                         extend(absent)
                     continue
-                if len(values) == 1:
-                    value = values[0]
+                if type(value) is not list:
                     kids = table.get(value)
                     if kids is None and memo is not None:
                         kids = memo.resolve(value)
@@ -119,12 +119,12 @@ class RuleMatcher:
                         extend(kids)
                     continue
                 reached: dict[Node, None] = {}
-                for value in values:
-                    kids = table.get(value)
+                for one in value:
+                    kids = table.get(one)
                     if kids is None:
                         if memo is None:
                             continue
-                        kids = memo.resolve(value)
+                        kids = memo.resolve(one)
                     for kid in kids:
                         reached[kid] = None
                 extend(reached)

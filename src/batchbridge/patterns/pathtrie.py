@@ -6,7 +6,8 @@ same path as the nested form, empty arrays and objects give no leaf), with two d
 make it cheap enough to run once per event in front of the machine:
 
 * values come out as their :func:`~batchbridge.patterns.values.value_key`, ready for the machine's
-  tables, and the event is walked along a trie of path components, so no path strings are built;
+  tables, a path with one leaf maps to the value itself, and the event is walked along a trie of
+  path components, so no path strings are built;
 * leaves carry no array-element memberships.  Array consistency (aws/event-ruler: two fields of
   one pattern matched inside an array of objects must come from the same element) can only
   constrain a branch with two fields at or under the array's path.  The trie marks those paths as
@@ -26,7 +27,7 @@ from batchbridge.patterns.values import FALSE_KEY, NULL_KEY, TRUE_KEY
 
 # A trie level maps a path component to (the path if a rule uses it, the next level, guarded).
 Trie = dict[str, tuple[str | None, "Trie | None", bool]]
-FlatLeaves = dict[str, list[Any]]
+FlatLeaves = dict[str, Any]
 
 
 def guarded_paths(branch: Branch) -> set[str]:
@@ -97,7 +98,11 @@ def _dotted(trie: Trie, key: str) -> tuple[str | None, Trie | None, bool] | None
 
 
 def read(event: Mapping[str, Any], trie: Trie) -> FlatLeaves | None:
-    """``path -> [value keys]`` for the trie's paths, or ``None`` when memberships are needed."""
+    """``path -> value key`` (a list when the path has several leaves) for the trie's paths.
+
+    A leaf value is never a list (arrays are read element by element), so a list always means
+    several leaves.  ``None`` when the event needs the reading with memberships.
+    """
     out: FlatLeaves = {}
     if _object(event, trie, out):
         return out
@@ -145,9 +150,11 @@ def _object(obj: Mapping[str, Any], trie: Trie, out: FlatLeaves) -> bool:
                 continue
         found = out.get(path)
         if found is None:
-            out[path] = [value]
-        else:
+            out[path] = value
+        elif type(found) is list:
             found.append(value)
+        else:
+            out[path] = [found, value]
     return True
 
 
@@ -178,7 +185,9 @@ def _array(
             value = FALSE_KEY
         found = out.get(path)
         if found is None:
-            out[path] = [value]
-        else:
+            out[path] = value
+        elif type(found) is list:
             found.append(value)
+        else:
+            out[path] = [found, value]
     return True
