@@ -44,7 +44,7 @@ Children = tuple["Node", ...]
 Test = tuple[str, dict[Any, Children], "FieldIndex | None", Children]
 Mark = int
 
-MEMO_LIMIT: Final = 4096
+MEMO_LIMIT: Final = 1024
 LEADING_PATHS: Final = {"source": 0, "detail-type": 1}
 _RAW: Final[dict[Any, Any]] = {TRUE_KEY: True, FALSE_KEY: False, NULL_KEY: None}
 
