@@ -58,6 +58,8 @@ BATCH = 1000
 #: How long a started attempt may wait for its STARTING -> RUNNING pass: an attempt that ends
 #: within it has both moves (and its exit) written in one pass instead of two.
 RUNNING_DELAY = 0.005
+#: Shortest time between two wake-ups of the outbox's consumers (the bus) by the engine.
+OUTBOX_NOTIFY_INTERVAL = 0.01
 
 
 class JobEngine:
@@ -77,6 +79,8 @@ class JobEngine:
         self._tasks: list[asyncio.Task[None]] = []
         self._launch_tasks: set[asyncio.Task[None]] = set()
         self._started_wake: asyncio.TimerHandle | None = None
+        self._outbox_wake: asyncio.TimerHandle | None = None
+        self._outbox_notified = 0.0
         self.passes = 0
 
     async def start(self) -> None:
@@ -86,9 +90,13 @@ class JobEngine:
         self._tasks = [loop.create_task(self._consume()), loop.create_task(self._loop())]
 
     async def stop(self) -> None:
-        if self._started_wake is not None:
-            self._started_wake.cancel()
-            self._started_wake = None
+        for timer in (self._started_wake, self._outbox_wake):
+            if timer is not None:
+                timer.cancel()
+        self._started_wake = None
+        if self._outbox_wake is not None:
+            self._outbox_wake = None
+            outbox.notify(self.db)
         for task in [*self._tasks, *self._launch_tasks]:
             task.cancel()
         for task in [*self._tasks, *self._launch_tasks]:
@@ -179,7 +187,7 @@ class JobEngine:
             await self.executor.acknowledge(exit.attempt_id)
             self._infos.pop(exit.attempt_id, None)
         if writer.events:
-            loop.call_soon(outbox.notify, self.db)
+            self._notify_outbox(loop)
         return n_sub >= BATCH or n_ready >= BATCH or len(placed) >= BATCH
 
     def apply_exit(self, writer: JobWriter, job: Job, exit: AttemptExit) -> None:
@@ -248,6 +256,24 @@ class JobEngine:
             wakeup.wake(self.db)
             return
         self._started_wake = asyncio.get_running_loop().call_later(RUNNING_DELAY, self._wake_for_started)
+
+    def _notify_outbox(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wake the outbox's consumers after this pass's launches, at most once per interval.
+
+        Under a stream of short attempts a pass commits every millisecond or two; waking the bus
+        for each would make it take the loop (and a transaction) as often.  Events are durable in
+        the outbox from their commit; this only decides how soon the bus looks, within
+        ``OUTBOX_NOTIFY_INTERVAL``.
+        """
+        if self._outbox_wake is not None:
+            return
+        delay = self._outbox_notified + OUTBOX_NOTIFY_INTERVAL - loop.time()
+        self._outbox_wake = loop.call_later(max(delay, 0.0), self._wake_outbox)
+
+    def _wake_outbox(self) -> None:
+        self._outbox_wake = None
+        self._outbox_notified = asyncio.get_running_loop().time()
+        outbox.notify(self.db)
 
     def _wake_for_started(self) -> None:
         self._started_wake = None

@@ -163,11 +163,12 @@ class Agent:
             self.subscribers.pop(attempt_id, None)
             attempt.files.remove()
         else:
-            write_atomic(attempt.files.exit, json.dumps(exit.to_json()).encode())
+            record = exit.to_json()
+            write_atomic(attempt.files.exit, json.dumps(record).encode())
             self.finished[attempt_id] = exit
             conn = self.subscribers.get(attempt_id)
             if conn is not None:
-                conn.send({"op": "exit", "exit": exit.to_json()})
+                conn.send({"op": "exit", "exit": record})
         if not self.running:
             os.ftruncate(self.journal_fd, 0)
             self.idle_since = time.monotonic()
