@@ -35,25 +35,20 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
+from serverkit import REGION, free_port, make_client, wait_healthy
 
 from batchbridge.app import Application
 from batchbridge.config import Settings
 from batchbridge.server import ThreadedServer
 
-REGION = "us-east-1"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -124,12 +119,6 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., InProcessServer]]:
         running.threaded.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class ServerProcess:
     """A ``batchbridge server`` subprocess."""
@@ -145,22 +134,6 @@ class ServerProcess:
     def terminate(self, timeout: float = 20.0) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout)
-
-
-def wait_healthy(url: str, process: subprocess.Popen[str] | None = None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(
-                f"server exited with {process.returncode}: {process.stderr.read() if process.stderr else ''}"
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"server at {url} did not become healthy")
 
 
 @pytest.fixture
@@ -197,19 +170,6 @@ def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         for stream in (handle.process.stdout, handle.process.stderr):
             if stream is not None:
                 stream.close()
-
-
-def make_client(service: str, endpoint: str, **kwargs: Any) -> Any:
-    config = kwargs.pop("config", None) or Config(retries={"max_attempts": 1, "mode": "standard"})
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=endpoint,
-        region_name=kwargs.pop("region_name", REGION),
-        aws_access_key_id=kwargs.pop("aws_access_key_id", "test"),
-        aws_secret_access_key=kwargs.pop("aws_secret_access_key", "test"),
-        config=config,
-        **kwargs,
-    )
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import free_port, make_client
+from serverkit import free_port, make_client
 
 from batchbridge.app import Application
 from batchbridge.config import Settings

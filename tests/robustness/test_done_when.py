@@ -19,7 +19,7 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import make_client
+from serverkit import make_client
 
 from .checks import missing_required
 from .conftest import WatchedServer

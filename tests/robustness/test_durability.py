@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import free_port, make_client, wait_healthy
+from serverkit import free_port, make_client, wait_healthy
 
 from .conftest import WatchedServer
 
