@@ -102,6 +102,7 @@ def launch_spec(
         workdir=folder,
         timeout_seconds=job.timeout_seconds,
         kill_grace_seconds=kill_grace_seconds,
+        compute_environment=job.run.compute_environment_name or "",
     )
 
 

@@ -36,7 +36,13 @@ from batchbridge.engine.attempts import (
     split_attempt_id,
 )
 from batchbridge.engine.reconcile import reconcile
-from batchbridge.engine.scheduler import Usage, advance_submitted, place_runnable, release_ready
+from batchbridge.engine.scheduler import (
+    Usage,
+    advance_submitted,
+    place_runnable,
+    placement_of,
+    release_ready,
+)
 from batchbridge.engine.transitions import JobWriter, now_ms
 from batchbridge.executors.base import (
     CANNOT_START_PREFIX,
@@ -169,7 +175,7 @@ class JobEngine:
                     stops.append((attempt_id(job), job.cancel_reason or "Terminated"))
             n_sub = advance_submitted(conn, writer, BATCH)
             n_ready = release_ready(conn, writer, BATCH)
-            placed = place_runnable(conn, writer, queues, self.usage, BATCH)
+            placed = place_runnable(conn, writer, queues, self.usage, BATCH, placement_of(self.executor))
             writer.finish()
         loop = asyncio.get_running_loop()
         for job in placed:

@@ -12,6 +12,9 @@ AWS Batch rules emulated (User Guide "Job states", "Job scheduling", "Array jobs
   environment's vCPUs, memory and GPUs.  DISABLED queues and environments get nothing new.  A job
   larger than every environment of its queue stays RUNNABLE with the statusReason
   ``MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - ...`` (no status change, so no event).
+* An executor that runs some compute environments elsewhere (a Ray cluster) is a
+  :class:`Placement`: it bounds those environments by what the cluster offers and tells whether a
+  single node could ever hold the job; a job no node can hold stays RUNNABLE with the same reason.
 
 Every pass works in batches (``batch`` rows per step) inside the caller's transaction.
 """
@@ -21,11 +24,13 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
 
 from batchbridge.domain.jobs import Job
 from batchbridge.domain.lifecycle import JobKind, JobStatus
 from batchbridge.engine.attempts import place
 from batchbridge.engine.transitions import DEPENDENT_FAILED, JobWriter
+from batchbridge.executors.base import Capacity
 from batchbridge.store import jobs as job_store
 from batchbridge.store.resolve import SchedulingQueue
 
@@ -33,6 +38,33 @@ TOO_BIG = (
     "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement (vCPU/memory/GPU) is higher"
     " than that can be met by the CE(s) attached to the job queue."
 )
+
+
+@runtime_checkable
+class Placement(Protocol):
+    """Per compute environment capacity and fit, answered by a routing executor."""
+
+    def capacity_for(
+        self, compute_environment: str, vcpus: float, memory_mib: int, gpus: int
+    ) -> Capacity: ...
+
+    def fits(self, compute_environment: str, vcpus: float, memory_mib: int | None, gpus: int) -> bool: ...
+
+
+def placement_of(executor: object) -> Placement | None:
+    return executor if isinstance(executor, Placement) else None
+
+
+def _bounded(queues: list[SchedulingQueue], placement: Placement) -> list[SchedulingQueue]:
+    result = []
+    for sq in queues:
+        targets = []
+        for t in sq.targets:
+            cap = t.capacity
+            c = placement.capacity_for(t.compute_environment.name, cap.vcpus, cap.memory_mib, cap.gpus)
+            targets.append(dataclasses.replace(t, capacity=type(cap)(c.vcpus, c.memory_mib, c.gpus)))
+        result.append(dataclasses.replace(sq, targets=targets))
+    return result
 
 
 @dataclasses.dataclass
@@ -93,9 +125,12 @@ def place_runnable(
     queues: list[SchedulingQueue],
     usage: dict[str, Usage],
     batch: int,
+    placement: Placement | None = None,
 ) -> list[Job]:
     """Place RUNNABLE jobs where capacity allows; return the jobs moved to STARTING."""
     placed: list[Job] = []
+    if placement is not None:
+        queues = _bounded(queues, placement)
     for sq in queues:
         if not sq.targets:
             continue
@@ -109,6 +144,7 @@ def place_runnable(
                     used.vcpus + job.vcpus <= cap.vcpus + 1e-9
                     and used.memory_mib + job.memory_mib <= cap.memory_mib
                     and used.gpus + job.gpus <= cap.gpus
+                    and (placement is None or placement.fits(ce.name, job.vcpus, job.memory_mib, job.gpus))
                 ):
                     chosen = target
                     break
@@ -117,6 +153,12 @@ def place_runnable(
                     job.vcpus > t.capacity.vcpus + 1e-9
                     or job.memory_mib > t.capacity.memory_mib
                     or job.gpus > t.capacity.gpus
+                    or (
+                        placement is not None
+                        and not placement.fits(
+                            t.compute_environment.name, job.vcpus, job.memory_mib, job.gpus
+                        )
+                    )
                     for t in sq.targets
                 )
                 if never and job.status_reason != TOO_BIG:

@@ -93,6 +93,9 @@ class LaunchSpec:
     workdir: Path
     timeout_seconds: float | None = None
     kill_grace_seconds: float = 30.0
+    #: The compute environment the attempt was placed in ("" when none is named); a routing
+    #: executor sends the attempt to the executor bound to it.
+    compute_environment: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.attempt_id, str) or not _ATTEMPT_ID.match(self.attempt_id):
@@ -131,6 +134,7 @@ class LaunchSpec:
             "workdir": str(self.workdir),
             "timeout_seconds": self.timeout_seconds,
             "kill_grace_seconds": self.kill_grace_seconds,
+            "compute_environment": self.compute_environment,
         }
 
     @classmethod
@@ -145,6 +149,7 @@ class LaunchSpec:
             workdir=Path(data["workdir"]),
             timeout_seconds=data.get("timeout_seconds"),
             kill_grace_seconds=float(data.get("kill_grace_seconds", 30.0)),
+            compute_environment=str(data.get("compute_environment") or ""),
         )
 
 
