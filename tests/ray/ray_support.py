@@ -164,6 +164,18 @@ async def collect(
     return lines, exits
 
 
+async def held_attempts(executor: RayExecutor) -> dict[str, str | None]:
+    """Each warm actor of the executor's installation and the attempt it holds (None: idle)."""
+    names = await asyncio.to_thread(executor._named_actors)
+    held: dict[str, str | None] = {}
+    for name in names:
+        handle = await asyncio.to_thread(executor._get_actor, name)
+        if handle is not None:
+            described = await handle.describe.remote()
+            held[name] = described["attempt_id"]
+    return held
+
+
 def pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:

@@ -11,7 +11,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from ray_support import RayCluster, collect, connected, make_spec, pid_alive, run, wait_for
+from ray_support import (
+    RayCluster,
+    collect,
+    connected,
+    held_attempts,
+    make_spec,
+    pid_alive,
+    run,
+    wait_for,
+)
 
 from batchbridge.executors.base import AttemptState, OutputLine, host_lost_reason
 
@@ -92,8 +101,8 @@ def test_recover_after_a_server_restart(ray_cluster: RayCluster, tmp_path: Path)
             assert [line.message for line in lines["rec-quick"]] == ["done"]
             assert exits["rec-quick"].exit_code == 0
             assert wait_for(lambda: not pid_alive(stray_pid), 10), "an attempt unknown to the server ran on"
-            await asyncio.sleep(1.0)
-            names = await asyncio.to_thread(executor._named_actors)
-            assert names == set(), f"actors left behind: {names}"
+            await asyncio.sleep(0.5)
+            held = await held_attempts(executor)
+            assert held and set(held.values()) == {None}, f"attempts left on warm actors: {held}"
 
     run(scenario())

@@ -186,17 +186,24 @@ class AttemptRunner:
         if self.attempt is not None:
             self.attempt.stop(reason)
 
+    def cleanup(self) -> None:
+        """Kill what is left of the command's group and drop the attempt's records on the node."""
+        attempt = self.attempt
+        if attempt is not None and attempt.running and attempt.pid is not None:
+            kill_group(attempt.pid, signal.SIGKILL)
+        if self._journal_fd >= 0:
+            os.close(self._journal_fd)
+            self._journal_fd = -1
+        for path in (self._journal, self.files.output, self.files.folder / f"{self.key}{ACTOR_SUFFIX}"):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
     async def finish(self) -> None:
         """The exit is recorded (or the attempt is abandoned): kill what is left, drop the records
         and end the actor, which frees its resources in the cluster."""
         ray: Any = importlib.import_module("ray")
 
-        attempt = self.attempt
-        if attempt is not None and attempt.running and attempt.pid is not None:
-            kill_group(attempt.pid, signal.SIGKILL)
-        for path in (self._journal, self.files.output, self.files.folder / f"{self.key}{ACTOR_SUFFIX}"):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        self.cleanup()
         ray.actor.exit_actor()
 
 

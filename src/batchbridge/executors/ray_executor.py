@@ -8,7 +8,7 @@ and handlers stay the same.  Usage, on its own::
     info = await executor.launch(spec)          # AttemptInfo: node IP, node id, pid, startedAt
     async for event in executor.events():       # OutputLine ..., then one AttemptExit per attempt
         ...
-        await executor.acknowledge(attempt_id)  # after the exit is recorded: the actor ends
+        await executor.acknowledge(attempt_id)  # after the exit is recorded: the actor is free
     executor.capacity()                         # the cluster's total vCPUs, MiB and GPUs
     executor.fits_any_node(vcpus, memory_mib, gpus)
 
@@ -16,42 +16,46 @@ Options: ``compute_environment`` names the compute environment in error messages
 ``resources`` (e.g. ``{"gpu-pool": 1}``) are Ray custom resources every attempt also asks for, so
 a compute environment can be bound to the nodes started with them (``ray start --resources``);
 ``node_dir`` is the folder each node keeps its attempt records in (default
-``$TMPDIR/batchbridge-ray-<uid>`` on the node).  A ``host:port`` address that nothing listens on
-fails :meth:`RayExecutor.start` at once with a ClientException naming the address.
+``$TMPDIR/batchbridge-ray-<uid>`` on the node); ``idle_seconds`` is how long a warm actor with
+nothing to run is kept.  A ``host:port`` address that nothing listens on fails
+:meth:`RayExecutor.start` at once with a ClientException naming the address.
 
 Every node needs batchbridge and Ray installed in the same Python (``pip install
 'batchbridge[ray]'``); the cluster runs the attempt's command, so the programs it names must exist
 on the nodes, and the launch spec's working folder is created on the node that runs it.
 
 Placement (AWS Batch places a job on one instance whose free vCPUs, memory and GPUs cover its
-resource requirements): each attempt is a named, detached Ray actor
-(:class:`~batchbridge.executors.ray_actor.AttemptRunner`) created with ``num_cpus`` = vCPUs,
-``memory`` = MiB * 2**20 and ``num_gpus`` = GPUs (plus the executor's ``resources`` labels, which
-restrict a compute environment to the nodes that carry them), so Ray picks the node and gives GPU
-jobs their own ``CUDA_VISIBLE_DEVICES``.  The actor is named ``bb-<installation>-<attemptId>`` in
-the namespace, where ``<installation>`` is a random id kept in ``<data_dir>/ray/installation.json``
-so that two servers sharing a cluster and namespace never take each other's attempts.  An attempt
-holds its resources until its exit is acknowledged.
+resource requirements): attempts run in warm, detached Ray actors
+(:class:`~batchbridge.executors.ray_warm.WarmRunner`) created with ``num_cpus`` = vCPUs,
+``memory`` = MiB * 2**20 and ``num_gpus`` = GPUs (plus the executor's ``resources`` labels), so
+Ray picks the node and gives GPU attempts their own ``CUDA_VISIBLE_DEVICES``.  An actor runs one
+attempt at a time and stays placed for the next attempt of the same shape: launching an attempt
+on a warm actor is one actor call, while placing a new actor costs Ray a worker process.  The pool
+(:mod:`batchbridge.executors.ray_pool`) grows on demand, ends idle actors of other shapes when a
+new shape needs their room, and shrinks after ``idle_seconds``.  Actors are named
+``bb-<installation>-w<slot>`` in the namespace, where ``<installation>`` is a random id kept in
+``<data_dir>/ray/installation.json``, so two servers sharing a cluster and namespace never take
+each other's actors.  An attempt holds its actor until its exit is acknowledged.
 
 Identity: :class:`~batchbridge.executors.base.AttemptInfo` carries the node's IP as ``host_id`` and
 the Ray node id as ``container_instance_id`` (the engine's ``containerInstanceArn``).
 
-Output and exit: a follower task per attempt long-polls the actor (``poll(after_seq)``, batched)
-and delivers the lines in order while the attempt runs, then exactly one exit with the local
-executor's exit codes and reasons.
+Output and exit: a follower per attempt long-polls its actor (``poll(after_seq)``, batched; the
+first poll leaves together with the launch) and delivers the lines in order while the attempt
+runs, then exactly one exit with the local executor's exit codes and reasons.
 
 :meth:`RayExecutor.launch` returns once Ray has placed the actor and the command runs; while the
 cluster has no room for it, the launch waits (the engine launches only what ``capacity()`` and
-``fits_any_node`` allow).  Cost: an actor per attempt means a new Ray worker process per attempt,
-a few hundred milliseconds on a small machine; in ``bench/ray_dispatch.py`` an attempt costs about
-as much as a bare actor created, called once and killed.
+``fits_any_node`` allow).
 
 Failures: an actor that dies before delivering its exit (its node was lost, its worker killed)
 ends the attempt with ``host_lost`` and ``Host EC2 (instance <node id>) terminated.``; the node
-guard kills its processes.  Restart: :meth:`RayExecutor.recover` finds attempts again by their
-actor names; a running one keeps delivering after the engine's last ``seq``, a finished one
-delivers its exit, a missing one is unknown.  Blocking Ray calls run in a worker thread; awaiting
-an actor call does not block the event loop.
+guard kills its processes.  An idle actor found dead when an attempt is handed to it is replaced
+by a new one for that attempt.  Restart: :meth:`RayExecutor.recover` lists the installation's
+actors and asks each which attempt it holds; a running one keeps delivering after the engine's
+last ``seq``, a finished one delivers its exit, an attempt no actor holds is unknown, and an
+attempt the engine does not know is stopped and its actor kept warm.  Blocking Ray calls run in a
+worker thread; awaiting an actor call does not block the event loop.
 """
 
 from __future__ import annotations
@@ -78,7 +82,6 @@ from batchbridge.executors.base import (
     now_ms,
 )
 from batchbridge.executors.protocol import STREAM_NAMES
-from batchbridge.executors.ray_actor import AttemptRunner
 from batchbridge.executors.ray_cluster import (
     NodeResources,
     alive_nodes,
@@ -87,13 +90,27 @@ from batchbridge.executors.ray_cluster import (
     total_capacity,
 )
 from batchbridge.executors.ray_cluster import fits_any_node as _fits_any_node
+from batchbridge.executors.ray_pool import (
+    Pool,
+    Shape,
+    Slot,
+    ray_options,
+    shape_from_json,
+    shape_of,
+    shape_to_json,
+)
+from batchbridge.executors.ray_warm import WarmRunner
 
 #: Seconds one poll waits on the actor for new output before answering empty.
 POLL_WAIT = 1.0
-#: Seconds between two refreshes of the cluster's node list.
+#: Seconds between two refreshes of the cluster's node list (and of the pool's idle check).
 NODE_REFRESH = 2.0
 #: Seconds ``recover`` waits for an actor to describe itself before calling it unknown.
 DESCRIBE_TIMEOUT = 15.0
+#: Seconds a warm actor with nothing to run is kept by default.
+IDLE_SECONDS = 30.0
+#: Concurrent calls one warm actor serves (its attempt's launch, polls, stop, describe).
+ACTOR_CONCURRENCY = 64
 
 
 class RayExecutor:
@@ -108,6 +125,7 @@ class RayExecutor:
         compute_environment: str | None = None,
         resources: Mapping[str, float] | None = None,
         node_dir: str | None = None,
+        idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self.address = address
         self.data_dir = Path(data_dir)
@@ -119,10 +137,10 @@ class RayExecutor:
         self.installation = ""
         self.host_id = ""
         self.container_instance_id = ""
+        self.pool = Pool(idle_seconds)
         self._nodes: list[NodeResources] = []
         self._events: asyncio.Queue[ExecutorEvent | None] = asyncio.Queue()
-        self._actors: dict[str, Any] = {}
-        self._nodes_of: dict[str, str] = {}
+        self._running: dict[str, Slot] = {}
         self._followers: dict[str, asyncio.Task[None]] = {}
         self._refresher: asyncio.Task[None] | None = None
         self._closing = False
@@ -135,7 +153,9 @@ class RayExecutor:
         self.installation = self._installation_id()
         await asyncio.to_thread(connect, self._ray, self.address, self.namespace)
         if self._actor_class is None:
-            self._actor_class = self._ray.remote(max_restarts=0, max_concurrency=1000)(AttemptRunner)
+            self._actor_class = self._ray.remote(max_restarts=0, max_concurrency=ACTOR_CONCURRENCY)(
+                WarmRunner
+            )
         await self.refresh_nodes()
         self.container_instance_id = f"ray-{self.installation}"
         self.host_id = self.address
@@ -164,9 +184,27 @@ class RayExecutor:
             await asyncio.sleep(NODE_REFRESH)
             with contextlib.suppress(Exception):
                 await self.refresh_nodes()
+            self.shrink()
+
+    def shrink(self) -> int:
+        """End idle actors past ``idle_seconds`` and forget actors of nodes that are gone."""
+        alive = {node.node_id for node in self._nodes}
+        ended = 0
+        for slot in self.pool.expired():
+            self._end(slot)
+            ended += 1
+        for slot in list(self.pool.slots.values()):
+            if slot.node_id and slot.node_id not in alive and slot.attempt_id is None:
+                self.pool.drop(slot)
+        return ended
+
+    def _end(self, slot: Slot) -> None:
+        self.pool.drop(slot)
+        with contextlib.suppress(Exception):
+            self._ray.kill(slot.handle, no_restart=True)
 
     async def close(self) -> None:
-        """Stop following attempts; they keep running in the cluster and are found by ``recover``."""
+        """Stop following attempts (they keep running and are found by ``recover``); end idle actors."""
         self._closing = True
         tasks = list(self._followers.values())
         if self._refresher is not None:
@@ -178,7 +216,9 @@ class RayExecutor:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._followers.clear()
-        self._actors.clear()
+        for slot in self.pool.idle_slots():
+            self._end(slot)
+        self._running.clear()
         self._events.put_nowait(None)
 
     # -- naming ----------------------------------------------------------------------------
@@ -187,100 +227,125 @@ class RayExecutor:
     def _prefix(self) -> str:
         return f"bb-{self.installation}-"
 
-    def actor_name(self, attempt_id: str) -> str:
-        """The detached actor that runs ``attempt_id`` in the namespace."""
+    def _attempt_key(self, attempt_id: str) -> str:
+        """The name of an attempt's records on its node."""
         return self._prefix + attempt_id
 
-    def _lookup(self, attempt_id: str) -> Any:
+    def _named_actors(self) -> set[str]:
+        listed = self._ray.util.list_named_actors(all_namespaces=True)
+        return {
+            entry["name"]
+            for entry in listed
+            if entry.get("namespace") == self.namespace
+            and str(entry.get("name", "")).startswith(self._prefix)
+        }
+
+    def _get_actor(self, name: str) -> Any:
         try:
-            return self._ray.get_actor(self.actor_name(attempt_id), namespace=self.namespace)
+            return self._ray.get_actor(name, namespace=self.namespace)
         except ValueError:
             return None
 
-    async def _handle(self, attempt_id: str) -> Any:
-        handle = self._actors.get(attempt_id)
-        if handle is None:
-            handle = await asyncio.to_thread(self._lookup, attempt_id)
-        return handle
+    # -- the pool --------------------------------------------------------------------------
+
+    async def _new_slot(self, shape: Shape) -> Slot:
+        for slot in self.pool.evictions_for(shape, self._nodes):
+            self._end(slot)
+        name = f"{self._prefix}w{uuid.uuid4().hex[:10]}"
+        options = ray_options(shape)
+        options.update(name=name, namespace=self.namespace, lifetime="detached")
+        handle = await asyncio.to_thread(
+            lambda: self._actor_class.options(**options).remote(name, shape_to_json(shape), self.node_dir)
+        )
+        slot = Slot(name, handle, shape)
+        self.pool.add(slot)
+        return slot
 
     # -- the executor contract -------------------------------------------------------------
 
     async def launch(self, spec: LaunchSpec) -> AttemptInfo:
-        """Create the attempt's actor, wait until Ray placed it and its command runs."""
-        handle = await asyncio.to_thread(self._create, spec)
-        self._actors[spec.attempt_id] = handle
-        try:
-            described: dict[str, Any] = await handle.start.remote()
-        except self._ray.exceptions.RayError as error:
-            self._actors.pop(spec.attempt_id, None)
-            self._emit_host_lost(spec.attempt_id, None, type(error).__name__)
-            return AttemptInfo(spec.attempt_id, "", "", None, None)
-        return self._follow(spec.attempt_id, handle, described, 0)
-
-    def _create(self, spec: LaunchSpec) -> Any:
-        options: dict[str, Any] = {
-            "name": self.actor_name(spec.attempt_id),
-            "namespace": self.namespace,
-            "lifetime": "detached",
-            "num_cpus": spec.vcpus,
-            "num_gpus": spec.gpus,
-        }
-        if spec.memory_mib is not None:
-            options["memory"] = spec.memory_mib * 2**20
-        if self.resources:
-            options["resources"] = dict(self.resources)
-        try:
-            return self._actor_class.options(**options).remote(
-                spec.to_json(), self.node_dir, self._prefix + spec.attempt_id
+        """Hand the attempt to a warm actor of its shape (placing one if none is idle)."""
+        aid = spec.attempt_id
+        current = self._running.get(aid)
+        if current is not None:
+            described: dict[str, Any] = await current.handle.run.remote(
+                spec.to_json(), self._attempt_key(aid)
             )
-        except ValueError:
-            existing = self._lookup(spec.attempt_id)
-            if existing is None:
-                raise
-            return existing
+            return self._info(aid, current, described)
+        shape = shape_of(spec, self.resources)
+        errors = self._ray.exceptions
+        for _ in range(2):
+            slot = self.pool.take_idle(shape)
+            reused = slot is not None
+            if slot is None:
+                slot = await self._new_slot(shape)
+            slot.attempt_id = aid
+            self._running[aid] = slot
+            run_ref = slot.handle.run.remote(spec.to_json(), self._attempt_key(aid))
+            first_poll = slot.handle.poll.remote(aid, 0, POLL_WAIT)
+            try:
+                described = await run_ref
+            except errors.RayError as error:
+                self._running.pop(aid, None)
+                self.pool.drop(slot)
+                if reused and isinstance(error, errors.RayActorError):
+                    continue
+                self._emit_host_lost(aid, slot.node_id or None)
+                return AttemptInfo(aid, "", "", None, None)
+            return self._follow(aid, slot, described, 0, first_poll)
+        self._emit_host_lost(aid, None)
+        return AttemptInfo(aid, "", "", None, None)
 
-    def _follow(
-        self, attempt_id: str, handle: Any, described: Mapping[str, Any], after_seq: int
-    ) -> AttemptInfo:
-        node_id = str(described.get("node_id") or "")
-        self._nodes_of[attempt_id] = node_id
-        previous = self._followers.get(attempt_id)
-        if previous is None or previous.done():
-            task = asyncio.create_task(self._pump(attempt_id, handle, after_seq))
-            self._followers[attempt_id] = task
+    def _info(self, aid: str, slot: Slot, described: Mapping[str, Any]) -> AttemptInfo:
+        slot.node_id = str(described.get("node_id") or slot.node_id)
+        slot.node_ip = str(described.get("node_ip") or slot.node_ip)
         return AttemptInfo(
-            attempt_id,
-            str(described.get("node_ip") or ""),
-            node_id,
-            described.get("started_at_ms"),
-            described.get("pid"),
+            aid, slot.node_ip, slot.node_id, described.get("started_at_ms"), described.get("pid")
         )
 
-    async def _pump(self, attempt_id: str, handle: Any, after_seq: int) -> None:
+    def _follow(
+        self, aid: str, slot: Slot, described: Mapping[str, Any], after_seq: int, first: Any = None
+    ) -> AttemptInfo:
+        info = self._info(aid, slot, described)
+        previous = self._followers.get(aid)
+        if previous is None or previous.done():
+            self._followers[aid] = asyncio.create_task(self._pump(aid, slot, after_seq, first))
+        return info
+
+    async def _pump(self, aid: str, slot: Slot, after_seq: int, first: Any) -> None:
         """Deliver the attempt's lines after ``after_seq`` as they come, then its exit."""
         errors = self._ray.exceptions
+        ref = first
         try:
             while True:
+                if ref is None:
+                    ref = slot.handle.poll.remote(aid, after_seq, POLL_WAIT)
                 try:
-                    reply: dict[str, Any] = await handle.poll.remote(after_seq, POLL_WAIT)
+                    reply: dict[str, Any] = await ref
                 except errors.ActorUnavailableError:
+                    ref = None
                     await asyncio.sleep(0.2)
                     continue
-                except errors.RayError as error:
+                except errors.RayError:
                     if not self._closing:
-                        self._emit_host_lost(attempt_id, self._nodes_of.get(attempt_id), type(error).__name__)
+                        self.pool.drop(slot)
+                        self._emit_host_lost(aid, slot.node_id or None)
+                    return
+                ref = None
+                if reply.get("gone"):
+                    self._emit_host_lost(aid, slot.node_id or None)
                     return
                 for seq, stamp, stream, text in reply["lines"]:
-                    self._events.put_nowait(OutputLine(attempt_id, stamp, STREAM_NAMES[stream], text, seq))
+                    self._events.put_nowait(OutputLine(aid, stamp, STREAM_NAMES[stream], text, seq))
                     after_seq = seq
                 if reply["exit"] is not None:
                     self._events.put_nowait(AttemptExit.from_json(reply["exit"]))
                     return
         finally:
-            if self._followers.get(attempt_id) is asyncio.current_task():
-                del self._followers[attempt_id]
+            if self._followers.get(aid) is asyncio.current_task():
+                del self._followers[aid]
 
-    def _emit_host_lost(self, attempt_id: str, node_id: str | None, cause: str) -> None:
+    def _emit_host_lost(self, attempt_id: str, node_id: str | None) -> None:
         self._events.put_nowait(
             AttemptExit(
                 attempt_id=attempt_id,
@@ -295,9 +360,9 @@ class RayExecutor:
 
     async def stop(self, attempt_id: str, reason: str) -> None:
         """SIGTERM the remote process group, SIGKILL after the grace; the exit reports ``reason``."""
-        handle = await self._handle(attempt_id)
-        if handle is not None:
-            handle.stop.remote(reason)
+        slot = self._running.get(attempt_id)
+        if slot is not None and not slot.dead:
+            slot.handle.stop.remote(attempt_id, reason)
 
     def events(self) -> AsyncIterator[ExecutorEvent]:
         return self._stream()
@@ -310,53 +375,61 @@ class RayExecutor:
             yield event
 
     async def acknowledge(self, attempt_id: str) -> None:
-        """The exit is recorded: the actor drops its records and exits, freeing its resources."""
-        handle = self._actors.pop(attempt_id, None)
-        self._nodes_of.pop(attempt_id, None)
-        if handle is None:
-            handle = await asyncio.to_thread(self._lookup, attempt_id)
-        if handle is not None:
-            handle.finish.remote()
+        """The exit is recorded: the actor drops the attempt's records and takes the next attempt."""
+        slot = self._running.pop(attempt_id, None)
+        if slot is None or slot.dead:
+            return
+        slot.handle.release.remote(attempt_id)
+        self.pool.park(slot)
 
     async def recover(self, known: Mapping[str, int]) -> dict[str, RecoveredAttempt]:
-        """Find the attempts again by their actor names; stop and forget the ones not in ``known``."""
+        """Ask every actor of this installation which attempt it holds; re-attach the known ones."""
         names = await asyncio.to_thread(self._named_actors)
+        handles = await asyncio.to_thread(lambda: {n: self._get_actor(n) for n in sorted(names)})
+        described = await asyncio.gather(*(self._describe(h) for h in handles.values()))
         result: dict[str, RecoveredAttempt] = {}
-        found = await asyncio.gather(*(self._recover_one(a, int(s), names) for a, s in known.items()))
-        for attempt_id, recovered in zip(known, found, strict=True):
-            result[attempt_id] = recovered
-        for name in names:
-            attempt_id = name[len(self._prefix) :]
-            if attempt_id not in known:
-                handle = await asyncio.to_thread(self._lookup, attempt_id)
-                if handle is not None:
-                    handle.finish.remote()
+        for (name, handle), found in zip(handles.items(), described, strict=True):
+            if handle is None or found is None:
+                continue
+            shape = shape_from_json(found.get("shape"))
+            if shape is None:
+                handle.finish.remote()
+                continue
+            slot = self.pool.slots.get(name) or Slot(name, handle, shape)
+            slot.node_id = str(found.get("node_id") or "")
+            slot.node_ip = str(found.get("node_ip") or "")
+            self.pool.add(slot)
+            aid = found.get("attempt_id")
+            attempt = found.get("attempt")
+            if aid is None or attempt is None:
+                if slot.attempt_id is None:
+                    self.pool.park(slot)
+                continue
+            if aid not in known:
+                handle.release.remote(aid)
+                self.pool.park(slot)
+                continue
+            slot.attempt_id = aid
+            self._running[aid] = slot
+            info = self._follow(aid, slot, attempt, int(known[aid]))
+            if attempt.get("exit") is not None:
+                result[aid] = RecoveredAttempt(
+                    AttemptState.EXITED, AttemptExit.from_json(attempt["exit"]), info
+                )
+            else:
+                result[aid] = RecoveredAttempt(AttemptState.RUNNING, None, info)
+        for aid in known:
+            result.setdefault(aid, RecoveredAttempt(AttemptState.UNKNOWN))
         return result
 
-    def _named_actors(self) -> set[str]:
-        listed = self._ray.util.list_named_actors(all_namespaces=True)
-        return {
-            entry["name"]
-            for entry in listed
-            if entry.get("namespace") == self.namespace
-            and str(entry.get("name", "")).startswith(self._prefix)
-        }
-
-    async def _recover_one(self, attempt_id: str, last_seq: int, names: set[str]) -> RecoveredAttempt:
-        if self.actor_name(attempt_id) not in names:
-            return RecoveredAttempt(AttemptState.UNKNOWN)
-        handle = await asyncio.to_thread(self._lookup, attempt_id)
+    async def _describe(self, handle: Any) -> dict[str, Any] | None:
         if handle is None:
-            return RecoveredAttempt(AttemptState.UNKNOWN)
+            return None
         try:
-            described: dict[str, Any] = await asyncio.wait_for(handle.describe.remote(), DESCRIBE_TIMEOUT)
+            found: dict[str, Any] = await asyncio.wait_for(handle.describe.remote(), DESCRIBE_TIMEOUT)
         except (self._ray.exceptions.RayError, TimeoutError):
-            return RecoveredAttempt(AttemptState.UNKNOWN)
-        self._actors[attempt_id] = handle
-        info = self._follow(attempt_id, handle, described, last_seq)
-        if described.get("exit") is not None:
-            return RecoveredAttempt(AttemptState.EXITED, AttemptExit.from_json(described["exit"]), info)
-        return RecoveredAttempt(AttemptState.RUNNING, None, info)
+            return None
+        return found
 
     # -- capacity --------------------------------------------------------------------------
 
