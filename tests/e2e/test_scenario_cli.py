@@ -93,7 +93,10 @@ def test_print_color_scenario_with_the_aws_cli(
     scenario_server: E2EServer, aws_cli: Callable[..., Any], tmp_path: Path
 ) -> None:
     url = scenario_server.url
-    cli = lambda *args: run_cli(aws_cli, url, *args)  # noqa: E731
+
+    def cli(*args: str) -> Any:
+        return run_cli(aws_cli, url, *args)
+
     cli(
         "batch",
         "create-compute-environment",

@@ -127,3 +127,31 @@ async def test_a_backlog_costs_one_pass_per_refill_not_one_per_delivery(db: Data
     assert sorted(statuses(db)) == ["delivered"] * 200
     assert len(set(target.ids)) == 200
     assert passes < 40, passes
+
+
+class Gate(Counter):
+    """Attempts that wait until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = asyncio.Event()
+
+    async def __call__(self, target: Mapping[str, Any], payload: bytes, event: Mapping[str, Any]) -> None:
+        await self.open.wait()
+        self.ids.append(str(event["id"]))
+
+
+async def test_a_full_dispatcher_claims_nothing_more(db: Database) -> None:
+    _, registry = setup(db)
+    target = Gate()
+    dispatcher = Dispatcher(db, registry, {"lambda": target}, batch_size=4)
+    dispatcher.step()
+    await asyncio.sleep(0)
+    assert statuses(db) == ["in-flight"] * 4 + ["pending"] * 6
+    assert dispatcher.step() is None
+    assert len(dispatcher._tasks) == 4
+    assert sorted(statuses(db)) == ["in-flight"] * 4 + ["pending"] * 6
+    target.open.set()
+    await dispatcher.drain()
+    assert statuses(db) == ["delivered"] * 10
+    assert len(set(target.ids)) == 10

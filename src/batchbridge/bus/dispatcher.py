@@ -18,6 +18,8 @@ deliveries.  Here each step is a transaction in the store, so a crash at any poi
    attempts that ended meanwhile), before any further delivery of the same lane is claimed.  An
    ending attempt starts a pass only once few attempts remain under way (``refill_at``), so a
    backlog costs one pass per refill instead of one per delivery; new events still wake the loop.
+   At most ``batch_size`` attempts are under way; a full dispatcher claims nothing more (and does
+   not look for due deliveries) until attempts end.
 
 At start-up in-flight deliveries return to pending (they may have been attempted: at-least-once;
 this includes a success not yet recorded when the process died, a window of one pass).
@@ -178,7 +180,8 @@ class Dispatcher:
             pass
         self.start_due()
         with self.db.read() as conn:
-            times = [t for t in (ds.next_due_time(conn), es.next_schedule_time(conn)) if t is not None]
+            due = ds.next_due_time(conn) if len(self._tasks) < self.batch_size else None
+            times = [t for t in (due, es.next_schedule_time(conn)) if t is not None]
         return min(times) if times else None
 
     async def drain(self, timeout: float = 10.0) -> None:
@@ -271,11 +274,14 @@ class Dispatcher:
         return len(events)
 
     def start_due(self) -> int:
-        """Claim due deliveries and start their attempts as tasks."""
+        """Claim due deliveries, up to ``batch_size`` under way, and start their attempts as tasks."""
+        room = self.batch_size - len(self._tasks)
+        if room <= 0:
+            return 0
         now = self.clock.now()
         started: list[tuple[ds.Delivery, ds.BusEvent]] = []
         with self.db.transaction() as conn:
-            for item in ds.due_deliveries(conn, now, self.batch_size):
+            for item in ds.due_deliveries(conn, now, room):
                 event = ds.get_event(conn, item.event_seq)
                 if event is None or not ds.mark_in_flight(conn, item.seq, now):
                     continue
