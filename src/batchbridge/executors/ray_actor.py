@@ -34,6 +34,7 @@ import importlib
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,10 @@ MEMORY_LINES = 10_000
 POLL_BATCH = 5_000
 #: Seconds between two samples of the process group's resident memory.
 SAMPLE_INTERVAL = 0.1
+#: Seconds after starting a node guard before this process starts another one.
+GUARD_RESTART_SECONDS = 5.0
+
+_GUARD_STARTED: dict[str, float] = {}
 
 
 class AttemptRunner:
@@ -93,7 +98,7 @@ class AttemptRunner:
         loop = asyncio.get_running_loop()
         self._changed = asyncio.Event()
         write_actor_record(self.root, self.key)
-        if not guard_running(self.root):
+        if not guard_running(self.root) and _guard_due(self.root):
             self._guard_proc = spawn_guard(self.root)
         spec = self.spec
         if spec.gpus > 0:
@@ -205,6 +210,20 @@ class AttemptRunner:
 
         self.cleanup()
         ray.actor.exit_actor()
+
+
+def _guard_due(root: Path) -> bool:
+    """Whether this process may start a guard for ``root`` now.
+
+    A guard takes a Python start-up (a few hundred milliseconds on a busy node) to take its lock;
+    attempts started meanwhile by the same warm actor must not each start another one.
+    """
+    now = time.monotonic()
+    last = _GUARD_STARTED.get(str(root))
+    if last is not None and now - last < GUARD_RESTART_SECONDS:
+        return False
+    _GUARD_STARTED[str(root)] = now
+    return True
 
 
 def node_root_default() -> str:
