@@ -36,7 +36,9 @@ from batchbridge.config import Settings
 from batchbridge.domain.arns import new_uuid, parse_arn
 from batchbridge.engine.runner import JobEngine
 from batchbridge.errors import ResourceNotFoundException, ServiceError
+from batchbridge.executors.base import Executor
 from batchbridge.executors.local import LocalExecutor
+from batchbridge.executors.routing import RoutingExecutor
 from batchbridge.functions import FunctionRuntime
 from batchbridge.services.batch import BatchService
 from batchbridge.services.context import RequestContext
@@ -57,7 +59,7 @@ class Parts:
         self.batch = BatchService(db, settings)
         self.logs = LogsService(db, settings)
         self.sqs = SqsService(db, settings)
-        self.executor = LocalExecutor(Path(settings.data_dir), agent_idle_timeout=settings.agent_idle_seconds)
+        self.executor = build_executor(settings)
         self.engine = JobEngine(db, settings, self.executor)
         self.runtime = FunctionRuntime(Path(settings.data_dir) / "lambda", self._write_function_log)
         self.functions = LambdaService(db, settings, self.runtime)
@@ -156,6 +158,29 @@ class Parts:
     async def close(self) -> None:
         """Stop the function workers; the job engine and the bus stop with their tasks."""
         await self.functions.close()
+
+
+def build_executor(settings: Settings) -> Executor:
+    """The local executor, or a :class:`RoutingExecutor` over it when compute environments are
+    bound to a Ray cluster (``Settings.ray_bindings``).
+
+    Ray is imported only when a binding exists, by the factory the router calls at start; every
+    bound compute environment shares one :class:`~batchbridge.executors.ray_executor.RayExecutor`
+    (one cluster connection per server).  When Ray is missing or the cluster cannot be reached,
+    the router keeps the ClientException and fails that environment's launches with it.
+    """
+    local = LocalExecutor(Path(settings.data_dir), agent_idle_timeout=settings.agent_idle_seconds)
+    if not settings.ray_bindings:
+        return local
+    names = sorted(settings.ray_bindings)
+    address = settings.ray_bindings[names[0]]
+
+    def ray_executor() -> Executor:
+        from batchbridge.executors.ray_executor import RayExecutor
+
+        return RayExecutor(address, Path(settings.data_dir), compute_environment=", ".join(names))
+
+    return RoutingExecutor(local, dict.fromkeys(names, ray_executor))
 
 
 def _lower_keys(value: Any) -> Any:

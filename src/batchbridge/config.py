@@ -48,7 +48,7 @@ class Settings:
     agent_idle_seconds: float = 60.0
     #: Memory this server may hand to jobs, in MiB (default: the machine's memory).
     memory_mib: int = 0
-    #: compute environment name -> Ray cluster address.
+    #: compute environment name -> Ray cluster address (``--ray CE=ADDRESS``, ``BATCHBRIDGE_RAY``).
     ray_bindings: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: container image -> local entrypoint (the command that stands for the image on this host).
     images: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
@@ -98,6 +98,30 @@ def parse_images(specs: Iterable[str]) -> dict[str, tuple[str, ...]]:
     return images
 
 
+def parse_ray_bindings(specs: Iterable[str]) -> dict[str, str]:
+    """Parse ``CE_NAME=ADDRESS`` items (``--ray``, or ``BATCHBRIDGE_RAY`` split on ``;``).
+
+    Each names a compute environment whose attempts run on the Ray cluster at ``ADDRESS``
+    (``host:port`` of the head node, or ``auto``); the other environments stay on this machine.
+    One server connects to one cluster, so every binding must name the same address.
+    """
+    bindings: dict[str, str] = {}
+    for spec in specs:
+        spec = spec.strip()
+        if not spec:
+            continue
+        name, sep, address = (part.strip() for part in spec.partition("="))
+        if not sep or not name or not address:
+            raise ValueError(f"Ray binding must look like CE_NAME=ADDRESS, got {spec!r}")
+        bindings[name] = address
+    addresses = sorted(set(bindings.values()))
+    if len(addresses) > 1:
+        raise ValueError(
+            f"Ray bindings name more than one cluster ({', '.join(addresses)}); a server connects to one"
+        )
+    return bindings
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build :class:`Settings` from ``environ`` (default ``os.environ``) and explicit overrides.
 
@@ -123,6 +147,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         values["kill_grace_seconds"] = float(env["BATCHBRIDGE_KILL_GRACE_SECONDS"])
     if "BATCHBRIDGE_IMAGES" in env:
         values["images"] = parse_images(env["BATCHBRIDGE_IMAGES"].split(";"))
+    if "BATCHBRIDGE_RAY" in env:
+        values["ray_bindings"] = parse_ray_bindings(env["BATCHBRIDGE_RAY"].split(";"))
     creds: dict[str, str] = {}
     key_id = env.get("BATCHBRIDGE_ACCESS_KEY_ID")
     secret = env.get("BATCHBRIDGE_SECRET_ACCESS_KEY")

@@ -12,7 +12,7 @@ import errno
 from typing import Any
 
 from batchbridge.cli.common import CommandError
-from batchbridge.config import load_settings, parse_images
+from batchbridge.config import load_settings, parse_images, parse_ray_bindings
 
 
 def add_parser(subparsers: Any) -> None:
@@ -44,6 +44,14 @@ def add_parser(subparsers: Any) -> None:
         help="run COMMAND for container image IMAGE (repeatable; env BATCHBRIDGE_IMAGES, ';'-separated)",
     )
     parser.add_argument(
+        "--ray",
+        action="append",
+        default=[],
+        metavar="CE_NAME=ADDRESS",
+        help="run compute environment CE_NAME on the Ray cluster at ADDRESS (repeatable; "
+        "env BATCHBRIDGE_RAY, ';'-separated; needs pip install 'batchbridge[ray]')",
+    )
+    parser.add_argument(
         "--min-timeout-seconds",
         type=int,
         help="lowest accepted attemptDurationSeconds (AWS: 60; lower it for fast tests)",
@@ -56,10 +64,12 @@ def run_command(args: argparse.Namespace) -> int:
 
     try:
         images = parse_images(args.image) if args.image else None
+        ray_bindings = parse_ray_bindings(args.ray) if args.ray else None
     except ValueError as exc:
         raise CommandError(f"server: {exc}") from exc
     settings = load_settings(
         images=images,
+        ray_bindings=ray_bindings,
         min_timeout_seconds=args.min_timeout_seconds,
         host=args.host,
         port=args.port,
