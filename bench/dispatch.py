@@ -4,8 +4,8 @@ Compares SubmitJob-to-parent-SUCCEEDED for the array (each child VCPU 1, so two 
 the time this machine takes to spawn N ``true`` processes with 2 workers, measured in the same
 run, and prints the ratio (target <= 1.5x).  Also checks that every child wrote its four events
 (RUNNABLE, STARTING, RUNNING, SUCCEEDED) and the parent its two, and reports the server
-process's peak RSS (target <= 300 MB).  ``--sizes`` times SubmitJob-to-parent-SUCCEEDED for
-several array sizes; ``--quick`` uses small sizes.
+process's peak RSS (target <= 300 MB) and its CPU time during the array.  ``--sizes`` times
+SubmitJob-to-parent-SUCCEEDED for several array sizes; ``--quick`` uses small sizes.
 
     .venv/bin/python bench/dispatch.py            # N = 10000, sizes 2, 100, 1000, 10000
     .venv/bin/python bench/dispatch.py --quick    # N = 1000, sizes 2, 100
@@ -81,6 +81,11 @@ def run_array(batch: Any, queue: str, definition: str, size: int, timeout: float
     return job_id, elapsed
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -129,7 +134,10 @@ def main() -> None:
             )["jobDefinitionArn"]
             run_array(batch, ce, definition, 2)
             base = baseline(n)
+            cpu0 = cpu_seconds(proc.pid)
             parent, took = run_array(batch, ce, definition, n)
+            cpu1 = cpu_seconds(proc.pid)
+            print(f"server CPU during the array: {cpu1 - cpu0:.2f} s")
             print(f"spawn {n} x true with 2 workers: {base:.2f} s")
             print(
                 f"array of {n} on maxvCpus 2:       {took:.2f} s  ratio {took / base:.2f}x (target <= 1.5x)"

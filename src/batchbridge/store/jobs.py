@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -107,6 +108,7 @@ STATIC_FIELDS: tuple[str, ...] = (
 _STATIC = frozenset(STATIC_FIELDS)
 _STATIC_CACHE: dict[str, dict[str, Any]] = {}
 _STATIC_CACHE_SIZE = 256
+_STATIC_LOCK = threading.Lock()
 _COLUMNS = "doc, static"
 
 
@@ -129,9 +131,11 @@ def _static(text: str) -> dict[str, Any]:
     """The parsed submission-time part, shared by every job with the same text (read-only)."""
     found = _STATIC_CACHE.get(text)
     if found is None:
-        if len(_STATIC_CACHE) >= _STATIC_CACHE_SIZE:
-            _STATIC_CACHE.pop(next(iter(_STATIC_CACHE)))
-        found = _STATIC_CACHE[text] = json.loads(text)
+        found = json.loads(text)
+        with _STATIC_LOCK:
+            if len(_STATIC_CACHE) >= _STATIC_CACHE_SIZE:
+                _STATIC_CACHE.pop(next(iter(_STATIC_CACHE)))
+            _STATIC_CACHE[text] = found
     return found
 
 
