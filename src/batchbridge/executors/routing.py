@@ -119,6 +119,10 @@ class RoutingExecutor:
         async for event in executor.events():
             self._events.put_nowait(event)
 
+    def bound(self, compute_environment: str) -> Executor | None:
+        """The started executor of a bound compute environment (None when local or not started)."""
+        return self._bound.get(compute_environment)
+
     def error_for(self, compute_environment: str) -> ServiceError | None:
         """Why a bound compute environment has no executor (None when it has one or is local)."""
         return self._errors.get(compute_environment)
