@@ -258,10 +258,10 @@ class JobEngine:
         reason = self._deferred_stops.pop(aid, None)
         if reason is not None:
             await self.executor.stop(aid, reason)
-        if self._exits or self._started_wake is not None:
+        if self._exits:
             wakeup.wake(self.db)
-            return
-        self._started_wake = asyncio.get_running_loop().call_later(RUNNING_DELAY, self._wake_for_started)
+        elif self._started_wake is None:
+            self._started_wake = asyncio.get_running_loop().call_later(RUNNING_DELAY, self._wake_for_started)
 
     def _notify_outbox(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wake the outbox's consumers after this pass's launches, at most once per interval.
