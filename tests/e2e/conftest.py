@@ -182,8 +182,10 @@ def handler_prints(messages: list[str]) -> list[str]:
     return [m.strip() for m in messages if m.strip() and not m.startswith(frames)]
 
 
-def drain_queue(sqs: Any, url: str, settle: float = 0.5, timeout: float = 30.0) -> list[dict[str, Any]]:
-    """Receive (and delete) messages until none arrive for ``settle`` seconds."""
+def drain_queue(
+    sqs: Any, url: str, settle: float = 0.5, timeout: float = 30.0, expect: int = 0
+) -> list[dict[str, Any]]:
+    """Receive (and delete) messages until at least ``expect`` came and none arrive for ``settle`` s."""
     found: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     quiet_since = time.monotonic()
@@ -197,7 +199,7 @@ def drain_queue(sqs: Any, url: str, settle: float = 0.5, timeout: float = 30.0) 
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         if messages:
             quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since >= settle:
+        elif len(found) >= expect and time.monotonic() - quiet_since >= settle:
             break
         else:
             time.sleep(0.05)

@@ -44,13 +44,13 @@ def test_rate_schedule_fires_once_per_period_of_the_dispatcher_clock(
     assert drain_queue(sqs, url, settle=0.3) == []
     clock.advance(61)
     dispatcher.wake()
-    (tick,) = bodies(drain_queue(sqs, url, settle=0.3))
+    (tick,) = bodies(drain_queue(sqs, url, settle=0.3, expect=1))
     assert tick["source"] == "aws.events" and tick["detail-type"] == "Scheduled Event"
     assert tick["resources"] == [rule_arn] and tick["detail"] == {}
 
     clock.advance(60)
     dispatcher.wake()
-    assert len(drain_queue(sqs, url, settle=0.3)) == 1
+    assert len(drain_queue(sqs, url, settle=0.3, expect=1)) == 1
 
     events.disable_rule(Name="every-minute")
     clock.advance(120)
@@ -88,5 +88,5 @@ def test_put_events_fails_bad_entries_one_by_one(e2e_server: E2EServer) -> None:
     assert (
         failed[1]["ErrorMessage"] == "Parameter Source is not valid. Reason: Source is a required argument."
     )
-    received = bodies(drain_queue(sqs, url))
+    received = bodies(drain_queue(sqs, url, expect=1))
     assert [b["id"] for b in received] == [first["EventId"]]

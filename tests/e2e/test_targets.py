@@ -90,7 +90,7 @@ def test_sqs_target_with_input_path_and_constant_input(e2e_server: E2EServer) ->
         ],
     )
     put_one(e2e_server, source, {"colour": "red"})
-    received = bodies(drain_queue(e2e_server.client("sqs"), url))
+    received = bodies(drain_queue(e2e_server.client("sqs"), url, expect=2))
     assert sorted(received, key=json.dumps) == sorted([{"colour": "red"}, {"fixed": True}], key=json.dumps)
 
 
@@ -116,7 +116,7 @@ def test_input_transformer_with_predefined_variables(e2e_server: E2EServer) -> N
         ],
     )
     event_id = put_one(e2e_server, source, {"colour": "blue"})
-    (body,) = bodies(drain_queue(e2e_server.client("sqs"), url))
+    (body,) = bodies(drain_queue(e2e_server.client("sqs"), url, expect=1))
     assert body["rule"] == rule_arn.rsplit("/", 1)[1]
     assert body["arn"] == rule_arn
     assert body["colour"] == "blue" and body["text"] == "colour is blue"
@@ -145,7 +145,7 @@ def test_event_bus_target_forwards_to_another_bus(e2e_server: E2EServer) -> None
     rule(e2e_server, source, [{"Id": "q", "Arn": queue_arn}], bus=other)
     rule(e2e_server, source, [{"Id": "bus", "Arn": bus_arn}])
     event_id = put_one(e2e_server, source, {"hop": 1})
-    (body,) = bodies(drain_queue(e2e_server.client("sqs"), url))
+    (body,) = bodies(drain_queue(e2e_server.client("sqs"), url, expect=1))
     assert body["id"] == event_id and body["detail"] == {"hop": 1}
 
 
@@ -220,7 +220,7 @@ def test_failing_handler_is_retried_then_dead_lettered(e2e_server: E2EServer) ->
         ],
     )
     event_id = put_one(e2e_server, source, {"bad": True})
-    (message,) = drain_queue(e2e_server.client("sqs"), dlq_url, settle=1.0)
+    (message,) = drain_queue(e2e_server.client("sqs"), dlq_url, settle=1.0, expect=1)
     assert json.loads(message["Body"])["id"] == event_id
     attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
     assert attributes["ERROR_CODE"] == "FunctionError"
