@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -33,7 +35,8 @@ from ray_server_support import (
     wait_job,
     zip_source,
 )
-from ray_support import RayCluster
+from ray_support import RayCluster, free_port
+from serverkit import make_client, wait_healthy
 
 from batchbridge.engine.scheduler import TOO_BIG
 from batchbridge.executors.base import host_lost_reason
@@ -240,3 +243,55 @@ def test_the_seed_scenario_with_its_compute_environment_on_ray(ray_server: RaySe
     time.sleep(1.0)
     assert len(handler_prints(stream_messages(logs, f"/aws/lambda/{every}"))) == 8
     assert handler_prints(stream_messages(logs, f"/aws/lambda/{parent_only}")) == ["root"]
+
+
+def _serve(data_dir: Path, port: int, address: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHBRIDGE_")}
+    command = [
+        sys.executable,
+        "-m",
+        "batchbridge",
+        "server",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
+    command += ["--ray", f"ray-restart={address}", "--min-timeout-seconds", "1", "--no-access-log"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_healthy(f"http://127.0.0.1:{port}", process)
+    return process
+
+
+@pytest.mark.slow
+def test_a_server_killed_and_restarted_finds_its_running_ray_attempts(
+    ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    first = _serve(data_dir, port, ray_cluster.address)
+    try:
+        batch = make_client("batch", f"http://127.0.0.1:{port}")
+        queue = make_queue(batch, "ray-restart", max_vcpus=2)
+        definition = register(batch, ["sh", "-c", "echo start; sleep 4; echo done"])
+        job_id = batch.submit_job(jobName="survivor", jobQueue=queue, jobDefinition=definition)["jobId"]
+        wait_for(lambda: describe(batch, job_id)["status"] == "RUNNING", 60)
+        node = _node_of(describe(batch, job_id))
+    finally:
+        first.kill()
+        first.wait(10)
+        if first.stderr is not None:
+            first.stderr.close()
+    second = _serve(data_dir, port, ray_cluster.address)
+    try:
+        batch = make_client("batch", f"http://127.0.0.1:{port}")
+        job = wait_job(batch, job_id, 60)
+        assert job["status"] == "SUCCEEDED", job.get("statusReason")
+        assert len(job["attempts"]) == 1, "the running attempt was retried instead of found again"
+        assert _node_of(job) == node
+        logs = make_client("logs", f"http://127.0.0.1:{port}")
+        assert stream_messages(logs, "/aws/batch/job", job["container"]["logStreamName"]) == ["start", "done"]
+    finally:
+        second.kill()
+        second.wait(10)
+        if second.stderr is not None:
+            second.stderr.close()
