@@ -35,7 +35,7 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +44,7 @@ from batchbridge.bus.entries import format_time, scheduled_event
 from batchbridge.bus.retry import Backoff, Clock, RetryPolicy, SystemClock
 from batchbridge.bus.rules import RuleRegistry
 from batchbridge.bus.schedule import RateSchedule, ScheduleError, parse_schedule
-from batchbridge.bus.transform import RuleInfo, render_input
+from batchbridge.bus.transform import RuleInfo, receives_whole_event, render_input
 from batchbridge.store import deliveries as ds
 from batchbridge.store import events as es
 from batchbridge.store.db import Database
@@ -217,8 +217,7 @@ class Dispatcher:
             now = self.clock.now()
             try:
                 with self.db.transaction() as conn:
-                    for seq in done:
-                        ds.finish(conn, seq, ds.DELIVERED, now)
+                    ds.finish_delivered(conn, done, now)
             except BaseException:
                 self._delivered[:0] = done
                 raise
@@ -279,15 +278,11 @@ class Dispatcher:
         if room <= 0:
             return 0
         now = self.clock.now()
-        started: list[tuple[ds.Delivery, ds.BusEvent]] = []
         with self.db.transaction() as conn:
-            for item in ds.due_deliveries(conn, now, room):
-                event = ds.get_event(conn, item.event_seq)
-                if event is None or not ds.mark_in_flight(conn, item.seq, now):
-                    continue
-                started.append((item, event))
+            started = ds.claim_due(conn, now, room)
+        loop = asyncio.get_running_loop()
         for item, event in started:
-            task = asyncio.get_running_loop().create_task(self._attempt(item, event))
+            task = loop.create_task(self._attempt(item, event))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return len(started)
@@ -302,13 +297,16 @@ class Dispatcher:
                     raise dl.TargetError(
                         "UnsupportedTarget", f"No invoker for target {item.target.get('Arn')}"
                     )
-                payload = render_input(
-                    item.target,
-                    event.event,
-                    RuleInfo(item.rule_arn, item.rule_name),
-                    format_time(datetime.fromtimestamp(event.ingested_at, UTC)),
-                )
-                await invoker(item.target, payload, event.event)
+                if receives_whole_event(item.target):
+                    payload = event.body.encode()
+                else:
+                    payload = render_input(
+                        item.target,
+                        event.event,
+                        RuleInfo(item.rule_arn, item.rule_name),
+                        format_time(datetime.fromtimestamp(event.ingested_at, UTC)),
+                    )
+                await invoker(item.target, payload, LazyEvent(event))
             except Exception as exc:
                 await self._failed(item, event, attempts, *dl.error_of(exc))
             else:
@@ -348,6 +346,24 @@ class Dispatcher:
                 raise dl.TargetError("ResourceNotFoundException", f"Event bus {name} does not exist.")
             ds.append_bus_event(conn, name, dict(event), self.clock.now())
         self.wake()
+
+
+class LazyEvent(Mapping[str, Any]):
+    """The event handed to an invoker, parsed from its stored JSON only when an invoker reads it."""
+
+    __slots__ = ("_source",)
+
+    def __init__(self, source: ds.BusEvent) -> None:
+        self._source = source
+
+    def __getitem__(self, key: str) -> Any:
+        return self._source.event[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._source.event)
+
+    def __len__(self) -> int:
+        return len(self._source.event)
 
 
 def _json(value: Any) -> bytes:

@@ -117,6 +117,19 @@ def _validate_transformer(transformer: Mapping[str, Any], field: str) -> None:
             raise ValidationException(f"{field}.InputPathsMap value {path} is not a valid JSON path.")
 
 
+def receives_whole_event(target: Mapping[str, Any]) -> bool:
+    """Whether ``target`` has none of ``Input``, ``InputPath``, ``InputTransformer``.
+
+    Such a target receives the event's compact JSON, which the bus stores as it is (the dispatcher
+    then sends the stored bytes instead of serialising the event once more per target).
+    """
+    return (
+        target.get("Input") is None
+        and target.get("InputPath") is None
+        and target.get("InputTransformer") is None
+    )
+
+
 def render_input(
     target: Mapping[str, Any], event: Mapping[str, Any], rule: RuleInfo, ingestion_time: str
 ) -> bytes:
