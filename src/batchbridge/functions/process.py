@@ -212,7 +212,8 @@ class WorkerProcess:
                 break
             self._log_changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._log_changed.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._log_changed.wait()
         if self._splitter.phases_ready:
             return self._splitter.pop_phase()
         return self._splitter.take_pending()
@@ -225,7 +226,8 @@ class WorkerProcess:
 
     async def _run_phase(self, timeout: float) -> PhaseOutcome:
         try:
-            header, body = await asyncio.wait_for(self._read_message(), timeout)
+            async with asyncio.timeout(timeout):
+                header, body = await self._read_message()
         except TimeoutError:
             peak = _peak_rss_kb(self.pid)
             await self.kill()

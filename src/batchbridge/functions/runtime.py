@@ -19,6 +19,12 @@ Emulates Lambda's execution model for Python functions:
 * environments idle for ``idle_seconds`` (Lambda reclaims idle ones after minutes; 10 by default
   here) are retired, as are those of a function after :meth:`FunctionRuntime.evict` or once a newer
   configuration (another :attr:`FunctionSpec.fingerprint`) has been invoked.
+
+Log events reach the log sink per stream, in order.  An invocation made with ``defer_logs=True``
+(EventBridge deliveries) leaves its events in a buffer written at most ``log_flush_seconds`` later,
+together with those of the other invocations that ended meanwhile (one sink call per stream rather
+than one per invocation); any other invocation writes the buffer before it returns, so a caller of
+``Invoke`` reads its logs at once.  CloudWatch Logs itself shows Lambda's lines seconds later.
 """
 
 from __future__ import annotations
@@ -45,6 +51,10 @@ from batchbridge.functions.spec import FunctionSpec
 _log = logging.getLogger(__name__)
 INIT_TIMEOUT_SECONDS = 10.0
 MAX_RESPONSE_BYTES = 6291556
+#: How long deferred log events may wait before they are written.
+LOG_FLUSH_SECONDS = 0.05
+#: A buffer holding this many events is written at once.
+LOG_BUFFER_EVENTS = 5000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +101,7 @@ class FunctionRuntime:
         idle_seconds: float = 600.0,
         base_environment: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
+        log_flush_seconds: float = LOG_FLUSH_SECONDS,
     ) -> None:
         self.base_dir = Path(base_dir)
         self._sink = log_sink
@@ -101,6 +112,10 @@ class FunctionRuntime:
         self._pools: dict[str, _Pool] = {}
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
+        self._log_flush_seconds = log_flush_seconds
+        self._log_buffer: dict[tuple[str, str], list[LogEvent]] = {}
+        self._log_buffered = 0
+        self._log_timer: asyncio.TimerHandle | None = None
 
     def set_base_environment(self, values: Mapping[str, str]) -> None:
         """Add ``values`` to the environment of workers started from now on."""
@@ -129,11 +144,34 @@ class FunctionRuntime:
         client_context: dict[str, Any] | None = None,
         identity: dict[str, Any] | None = None,
         wait_for_slot: bool = True,
+        defer_logs: bool = False,
     ) -> InvocationResult:
         """Run ``spec``'s handler once with ``payload`` (JSON bytes) and return its result.
 
-        ``tail`` only decides whether :attr:`InvocationResult.log_tail` is filled.
+        ``tail`` only decides whether :attr:`InvocationResult.log_tail` is filled; ``defer_logs``
+        lets the invocation's log events wait for the next buffered write (module docstring).
         """
+        try:
+            return await self._invoke(
+                spec, payload, request_id, tail, invoked_arn, client_context, identity, wait_for_slot
+            )
+        finally:
+            if defer_logs:
+                self._schedule_log_flush()
+            else:
+                self.flush_logs()
+
+    async def _invoke(
+        self,
+        spec: FunctionSpec,
+        payload: bytes,
+        request_id: str | None,
+        tail: bool,
+        invoked_arn: str | None,
+        client_context: dict[str, Any] | None,
+        identity: dict[str, Any] | None,
+        wait_for_slot: bool,
+    ) -> InvocationResult:
         self._check_open()
         self._ensure_reaper()
         request_id = request_id or new_uuid()
@@ -170,6 +208,26 @@ class FunctionRuntime:
         idle, pool.idle = pool.idle, []
         await asyncio.gather(*(self._retire(pool, worker) for worker in idle))
 
+    def flush_logs(self) -> None:
+        """Write every buffered log event now: one sink call per stream, events in order."""
+        if self._log_timer is not None:
+            self._log_timer.cancel()
+            self._log_timer = None
+        buffered, self._log_buffer, self._log_buffered = self._log_buffer, {}, 0
+        for (group, stream), events in buffered.items():
+            try:
+                self._sink(group, stream, events)
+            except Exception:
+                _log.exception("log sink failed for %s %s", group, stream)
+
+    def _schedule_log_flush(self) -> None:
+        if not self._log_buffer:
+            return
+        if self._closed or self._log_flush_seconds <= 0 or self._log_buffered >= LOG_BUFFER_EVENTS:
+            self.flush_logs()
+        elif self._log_timer is None:
+            self._log_timer = asyncio.get_running_loop().call_later(self._log_flush_seconds, self.flush_logs)
+
     async def close(self) -> None:
         """Stop every worker (busy ones included) and the idle reaper; no worker outlives this."""
         self._closed = True
@@ -180,6 +238,7 @@ class FunctionRuntime:
         for pool in self._pools.values():
             pool.idle = []
             await asyncio.gather(*(self._retire(pool, worker) for worker in list(pool.workers)))
+        self.flush_logs()
 
     async def _acquire(self, pool: _Pool, spec: FunctionSpec, wait: bool) -> None:
         limit = (
@@ -351,10 +410,9 @@ class FunctionRuntime:
             raise ServiceError("The function runtime is shut down.", code="ServiceException", status=500)
 
     def _emit(self, spec: FunctionSpec, stream: str, events: list[LogEvent]) -> None:
-        try:
-            self._sink(spec.log_group_name, stream, events)
-        except Exception:
-            _log.exception("log sink failed for %s %s", spec.log_group_name, stream)
+        """Buffer an invocation's events; :meth:`invoke` decides when the buffer is written."""
+        self._log_buffer.setdefault((spec.log_group_name, stream), []).extend(events)
+        self._log_buffered += len(events)
 
     async def _retire(self, pool: _Pool, worker: WorkerProcess) -> None:
         with contextlib.suppress(ValueError):

@@ -15,6 +15,7 @@ AWS has them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -61,9 +62,12 @@ class FunctionSpec:
         """``/aws/lambda/<function name>``, the group Lambda writes to by default."""
         return f"/aws/lambda/{self.name}"
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """A digest of everything a running worker has baked in; differs after any update."""
+        """A digest of everything a running worker has baked in; differs after any update.
+
+        Computed once per spec (a spec is frozen; its environment is never changed after creation).
+        """
         material = json.dumps(
             [
                 self.arn,

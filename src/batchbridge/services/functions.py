@@ -15,6 +15,12 @@ ListTags.  Behaviour follows the Lambda API reference:
   runs the invocation in the background; ``DryRun`` answers 204 after checking the function
   exists.  ``LogType=Tail`` returns the last 4 KB of the invocation's log, base64-encoded.
 * Resource policies from AddPermission are kept and returned by GetPolicy, not enforced.
+
+Invocations (``Invoke`` and EventBridge deliveries) take the function's :class:`FunctionSpec` from
+a cache filled from the store on first use and emptied by every operation of this service that
+writes a function (create, update, delete, concurrency, policy, tags), so a delivery costs no
+database read and no re-validation.  Choice: the cache belongs to this process, which is the only
+writer of the functions table while the server runs.
 """
 
 from __future__ import annotations
@@ -74,6 +80,8 @@ class LambdaService:
         self.runtime = runtime
         self.code_root = runtime.code_root
         self._background: set[asyncio.Task[None]] = set()
+        self._specs: dict[tuple[str, str, str], FunctionSpec] = {}
+        self._specs_by_arn: dict[str, FunctionSpec] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -101,6 +109,21 @@ class LambdaService:
         if record is None:
             raise _not_found(self._function_arn(ctx, name))
         return record
+
+    def _forget_specs(self) -> None:
+        """Drop every cached spec; called by each operation that writes a function."""
+        self._specs.clear()
+        self._specs_by_arn.clear()
+
+    def _cached_spec(self, ctx: RequestContext, value: str) -> FunctionSpec:
+        """The spec of the function ``value`` names, from the cache or the store."""
+        name = self._name(ctx, value)
+        key = (ctx.account_id, ctx.region, name)
+        spec = self._specs.get(key)
+        if spec is None:
+            spec = self._spec(self._load(ctx, name))
+            self._specs[key] = spec
+        return spec
 
     def _spec(self, record: store.FunctionRecord) -> FunctionSpec:
         config = record.config
@@ -199,6 +222,7 @@ class LambdaService:
         with self.db.transaction() as conn:
             if not store.insert_function(conn, record):
                 raise ResourceConflictException(f"Function already exist: {name}")
+        self._forget_specs()
         return config
 
     def GetFunction(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -252,6 +276,7 @@ class LambdaService:
         )
         with self.db.transaction() as conn:
             store.update_function(conn, record)
+        self._forget_specs()
         await self._retire(record.name)
         return record.config
 
@@ -278,6 +303,7 @@ class LambdaService:
         self._spec(record)
         with self.db.transaction() as conn:
             store.update_function(conn, record)
+        self._forget_specs()
         await self._retire(record.name)
         return config
 
@@ -285,6 +311,7 @@ class LambdaService:
         record = self._load(ctx, params["FunctionName"])
         with self.db.transaction() as conn:
             store.delete_function(conn, record.account, record.region, record.name)
+        self._forget_specs()
         await self._retire(record.name)
         return {}
 
@@ -292,16 +319,18 @@ class LambdaService:
 
     async def invoke_function(self, arn: str, payload: bytes) -> InvocationResult:
         """Run ``arn`` synchronously for an EventBridge target; raises when it does not exist."""
-        parsed = parse_arn(arn)
-        if parsed is None or not parsed.resource.startswith("function:"):
-            raise _not_found(arn)
-        ctx = RequestContext(parsed.account, parsed.region, new_uuid())
-        record = self._load(ctx, parsed.resource.split(":", 1)[1])
-        return await self.runtime.invoke(self._spec(record), payload)
+        spec = self._specs_by_arn.get(arn)
+        if spec is None:
+            parsed = parse_arn(arn)
+            if parsed is None or not parsed.resource.startswith("function:"):
+                raise _not_found(arn)
+            ctx = RequestContext(parsed.account, parsed.region, "")
+            spec = self._cached_spec(ctx, parsed.resource.split(":", 1)[1])
+            self._specs_by_arn[arn] = spec
+        return await self.runtime.invoke(spec, payload, defer_logs=True)
 
     async def Invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._load(ctx, params["FunctionName"])
-        spec = self._spec(record)
+        spec = self._cached_spec(ctx, params["FunctionName"])
         payload = params.get("Payload") or b""
         if payload:
             try:
@@ -359,6 +388,7 @@ class LambdaService:
         record.policy.append(statement)
         with self.db.transaction() as conn:
             store.update_function(conn, record)
+        self._forget_specs()
         return {"Statement": json.dumps(statement)}
 
     def RemovePermission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -371,6 +401,7 @@ class LambdaService:
         record.policy = kept
         with self.db.transaction() as conn:
             store.update_function(conn, record)
+        self._forget_specs()
         return {}
 
     def GetPolicy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -385,6 +416,7 @@ class LambdaService:
         record.reserved_concurrency = int(params["ReservedConcurrentExecutions"])
         with self.db.transaction() as conn:
             store.update_function(conn, record)
+        self._forget_specs()
         await self._retire(record.name)
         return {"ReservedConcurrentExecutions": record.reserved_concurrency}
 
@@ -399,6 +431,7 @@ class LambdaService:
         record.reserved_concurrency = None
         with self.db.transaction() as conn:
             store.update_function(conn, record)
+        self._forget_specs()
         await self._retire(record.name)
         return {}
 
@@ -410,6 +443,7 @@ class LambdaService:
         record.tags.update(params["Tags"])
         with self.db.transaction() as conn:
             store.update_function(conn, record)
+        self._forget_specs()
         return {}
 
     def UntagResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -418,6 +452,7 @@ class LambdaService:
         record.tags = {key: value for key, value in record.tags.items() if key not in keys}
         with self.db.transaction() as conn:
             store.update_function(conn, record)
+        self._forget_specs()
         return {}
 
     def ListTags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
