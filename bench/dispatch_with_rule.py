@@ -5,7 +5,9 @@ twice on one server: first with no rule, then with a rule ``{"source": ["aws.bat
 target is a Lambda function that appends each event id to a file.  Reports both
 SubmitJob-to-parent-SUCCEEDED times and their ratio (target <= 1.3x), the time until the last
 event of the array reached the handler, and checks that every event the array wrote to the outbox
-reached the handler exactly once.
+reached the handler exactly once.  Also reports the server's CPU time during each array, the
+Lambda workers' CPU time, and from them the CPU cost of one delivery (server and worker), which
+load from other processes on the machine changes far less than the elapsed times.
 
     .venv/bin/python bench/dispatch_with_rule.py           # N = 10000
     .venv/bin/python bench/dispatch_with_rule.py -n 1000
@@ -29,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dispatch import SERVE, client, peak_rss_mib, run_array
+from dispatch import SERVE, client, cpu_seconds, peak_rss_mib, run_array
 
 HANDLER = """
 import os
@@ -76,6 +78,22 @@ def outbox_ids(db: Path, parent: str) -> set[str]:
     return {e["id"] for e in events if e["detail"]["jobId"].split(":")[0] == parent}
 
 
+def worker_cpu_seconds(server_pid: int) -> float:
+    """CPU seconds of the server's live Lambda worker processes."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if b"batchbridge.functions.worker" in cmdline and int(stat[1]) == server_pid:
+            total += (int(stat[11]) + int(stat[12])) / 100
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -115,8 +133,12 @@ def main() -> None:
                 },
             )["jobDefinitionArn"]
             run_array(batch, name, definition, 2)
+            cpu0 = cpu_seconds(proc.pid)
             _, without = run_array(batch, name, definition, n)
-            print(f"array of {n}, no rule:          {without:.2f} s", flush=True)
+            cpu_without = cpu_seconds(proc.pid) - cpu0
+            print(
+                f"array of {n}, no rule:          {without:.2f} s  server CPU {cpu_without:.2f} s", flush=True
+            )
 
             package = io.BytesIO()
             with zipfile.ZipFile(package, "w") as archive:
@@ -133,10 +155,11 @@ def main() -> None:
             events.put_targets(Rule=name, Targets=[{"Id": "every-event", "Arn": function}])
 
             start = time.perf_counter()
+            cpu0 = cpu_seconds(proc.pid)
             parent, with_rule = run_array(batch, name, definition, n)
             print(
                 f"array of {n}, catch-all rule:  {with_rule:.2f} s  ratio {with_rule / without:.2f}x"
-                " (target <= 1.3x)",
+                f" (target <= 1.3x)  server CPU {cpu_seconds(proc.pid) - cpu0:.2f} s",
                 flush=True,
             )
             expected = outbox_ids(data / "batchbridge.sqlite3", parent)
@@ -144,8 +167,17 @@ def main() -> None:
             while len(delivered_for(log, parent)) < len(expected) and time.monotonic() < deadline:
                 time.sleep(0.05)
             all_delivered = time.perf_counter() - start
+            cpu_with = cpu_seconds(proc.pid) - cpu0
+            workers = worker_cpu_seconds(proc.pid)
+            deliveries = max(1, len(expected))
             counts = delivered_for(log, parent)
             print(f"SubmitJob -> last event at the handler: {all_delivered:.2f} s", flush=True)
+            print(
+                f"CPU per delivery: server {1000 * (cpu_with - cpu_without) / deliveries:.3f} ms"
+                f" (server CPU until the last delivery {cpu_with:.2f} s), Lambda workers"
+                f" {1000 * workers / deliveries:.3f} ms ({workers:.2f} s)",
+                flush=True,
+            )
             missing = expected - set(counts)
             twice = sum(1 for c in counts.values() if c > 1)
             print(
