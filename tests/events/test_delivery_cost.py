@@ -14,6 +14,7 @@ from batchbridge.bus.rules import RuleRegistry
 from batchbridge.services.context import RequestContext
 from batchbridge.services.events import EventsService
 from batchbridge.store import deliveries as ds
+from batchbridge.store import outbox
 from batchbridge.store.db import Database
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:handler"
@@ -148,3 +149,30 @@ async def test_successes_recorded_together_and_claims_survive_restart(
             assert {d.status for d in ds.list_deliveries(conn)} == {ds.DELIVERED}
     finally:
         reopened.close()
+
+
+def test_outbox_events_are_matched_in_the_transaction_that_ingests_them(
+    db: Database, registry: RuleRegistry, ctx: RequestContext
+) -> None:
+    events = EventsService(db, registry)
+    events.PutRule(ctx, {"Name": "b", "EventPattern": json.dumps({"source": ["aws.batch"]})})
+    events.PutTargets(ctx, {"Rule": "b", "Targets": [{"Id": "t", "Arn": LAMBDA}]})
+    batch_events = [
+        {
+            "id": f"e{n}",
+            "source": "aws.batch",
+            "detail-type": "Batch Job State Change",
+            "detail": {"jobId": "j"},
+        }
+        for n in range(3)
+    ]
+    with db.transaction() as conn:
+        outbox.append_events(conn, batch_events)
+    dispatcher = Dispatcher(db, registry, {"lambda": Capture()})
+    assert dispatcher.ingest_outbox() == 3
+    with db.read() as conn:
+        assert ds.unmatched_events(conn, 10) == []
+        deliveries = ds.list_deliveries(conn)
+    assert [d.order_key for d in deliveries] == ["job:j"] * 3
+    assert dispatcher.match_events() == 0
+    assert outbox.Outbox(db).read() == []

@@ -4,13 +4,14 @@ AWS behaviour emulated: EventBridge delivers at least once, retries failed targe
 retry policy and dead-letters or drops what cannot be delivered; AWS Batch events are "durable"
 deliveries.  Here each step is a transaction in the store, so a crash at any point loses nothing:
 
-1. Batch's outbox rows are copied onto the ``default`` bus's event log and marked consumed in one
-   transaction.
+1. Batch's outbox rows are copied onto the ``default`` bus's event log, matched against its rules
+   with their deliveries written, and marked consumed, all in one transaction (the events are
+   matched as read from the outbox, without reading them back).
 2. Enabled schedule rules that are due append a ``Scheduled Event`` addressed to that rule alone
    and move their next firing time, in one transaction.
-3. Unmatched events are matched against the enabled rules of their bus (:class:`RuleRegistry`);
-   one delivery per (event, rule, target) is written in the transaction that marks the event
-   matched.
+3. Other unmatched events (``PutEvents``, another bus) are matched against the enabled rules of
+   their bus (:class:`RuleRegistry`); one delivery per (event, rule, target) is written in the
+   transaction that marks the event matched.
 4. Due deliveries are claimed (``in-flight``) and attempted concurrently, except that a lane
    (rule, target, ordering key) runs one delivery at a time, oldest first.  Success marks it
    ``delivered``; failure reschedules it with backoff or ends it dead-lettered / dropped.
@@ -35,6 +36,7 @@ import contextlib
 import json
 import logging
 import random
+import sqlite3
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -205,10 +207,39 @@ class Dispatcher:
             return 0
         now = self.clock.now()
         with self.db.transaction() as conn:
+            targets_of: dict[int, tuple[es.RuleRecord | None, list[es.TargetRecord]]] = {}
+            new: list[ds.NewDelivery] = []
             for item in pending:
-                ds.append_bus_event(conn, DEFAULT_BUS, item.event, now)
+                seq = ds.append_bus_event(conn, DEFAULT_BUS, item.event, now, matched=True)
+                rule_ids = self.registry.match(DEFAULT_BUS, item.event)
+                if rule_ids:
+                    new.extend(self._deliveries(conn, seq, item.event, rule_ids, targets_of))
+            ds.insert_deliveries(conn, new, now)
             self.outbox.mark_consumed([item.position for item in pending], conn)
         return len(pending)
+
+    def _deliveries(
+        self,
+        conn: sqlite3.Connection,
+        seq: int,
+        event: Mapping[str, Any],
+        rule_ids: list[int],
+        targets_of: dict[int, tuple[es.RuleRecord | None, list[es.TargetRecord]]],
+    ) -> list[ds.NewDelivery]:
+        """One delivery per target of each enabled rule of ``rule_ids`` (rules read once per pass)."""
+        key = dl.order_key(event)
+        new: list[ds.NewDelivery] = []
+        for rule_id in rule_ids:
+            if rule_id not in targets_of:
+                rule = es.get_rule_by_id(conn, rule_id)
+                targets_of[rule_id] = (rule, es.list_targets(conn, rule_id) if rule else [])
+            rule, targets = targets_of[rule_id]
+            if rule is None or not rule.enabled:
+                continue
+            new.extend(
+                ds.NewDelivery(seq, rule.id, rule.arn, rule.name, t.target_id, t.body, key) for t in targets
+            )
+        return new
 
     def record_delivered(self) -> int:
         """Mark the deliveries that succeeded since the last pass ``delivered``, in one transaction."""
@@ -256,18 +287,8 @@ class Dispatcher:
                 rule_ids = (
                     [item.rule_id] if item.rule_id is not None else self.registry.match(item.bus, item.event)
                 )
-                key = dl.order_key(item.event)
-                for rule_id in rule_ids:
-                    if rule_id not in targets_of:
-                        rule = es.get_rule_by_id(conn, rule_id)
-                        targets_of[rule_id] = (rule, es.list_targets(conn, rule_id) if rule else [])
-                    rule, targets = targets_of[rule_id]
-                    if rule is None or not rule.enabled:
-                        continue
-                    new.extend(
-                        ds.NewDelivery(item.seq, rule.id, rule.arn, rule.name, t.target_id, t.body, key)
-                        for t in targets
-                    )
+                if rule_ids:
+                    new.extend(self._deliveries(conn, item.seq, item.event, rule_ids, targets_of))
             ds.insert_deliveries(conn, new, now)
             ds.mark_matched(conn, [e.seq for e in events], now)
         return len(events)

@@ -7,6 +7,10 @@ Killing a worker kills its whole process group, so subprocesses the handler star
 
 A worker that exits on its own (``os._exit``, a signal) ends the invocation in flight with Lambda's
 ``Runtime.ExitError`` and ``Runtime exited with error: exit status N`` / ``signal: <name>``.
+
+The log pipe is read by a protocol that feeds the :class:`LogSplitter` as bytes arrive, and a result
+is read as its size prefix and one read of header and body, so an invocation costs the event loop
+two pipe reads and one wake-up of the waiting invocation.
 """
 
 from __future__ import annotations
@@ -96,6 +100,30 @@ def _peak_rss_kb(pid: int) -> int:
     return 0
 
 
+class _LogPipe(asyncio.Protocol):
+    """Feeds a worker's log pipe into its splitter; ``done`` resolves when the pipe closes."""
+
+    def __init__(self, splitter: LogSplitter) -> None:
+        self.splitter = splitter
+        self.changed = asyncio.Event()
+        self.eof = False
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self.splitter.feed(data)
+        self.changed.set()
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.splitter.close()
+        self.eof = True
+        self.changed.set()
+        if not self.done.done():
+            self.done.set_result(None)
+
+
 class WorkerProcess:
     """A started worker; use :meth:`start`, then :meth:`wait_ready`, then :meth:`invoke` repeatedly."""
 
@@ -106,8 +134,7 @@ class WorkerProcess:
         process: asyncio.subprocess.Process,
         commands: asyncio.StreamWriter,
         results: asyncio.StreamReader,
-        logs: asyncio.StreamReader,
-        splitter: LogSplitter,
+        logs: _LogPipe,
         tmp_dir: Path,
     ) -> None:
         self.spec = spec
@@ -123,10 +150,8 @@ class WorkerProcess:
         self._process = process
         self._commands = commands
         self._results = results
-        self._splitter = splitter
-        self._log_changed = asyncio.Event()
-        self._log_eof = False
-        self._log_task = asyncio.create_task(self._read_logs(logs))
+        self._splitter = logs.splitter
+        self._logs = logs
 
     @property
     def pid(self) -> int:
@@ -178,42 +203,31 @@ class WorkerProcess:
                     os.close(fd)
         results = asyncio.StreamReader(limit=1 << 20)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(results), open(result_r, "rb", 0))  # noqa: SIM115
-        logs = asyncio.StreamReader(limit=1 << 20)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(logs), open(log_r, "rb", 0))  # noqa: SIM115
+        logs = _LogPipe(LogSplitter(clock))
+        await loop.connect_read_pipe(lambda: logs, open(log_r, "rb", 0))  # noqa: SIM115
         transport, proto = await loop.connect_write_pipe(
             lambda: asyncio.streams.FlowControlMixin(),
             open(command_w, "wb", 0),  # noqa: SIM115
         )
         commands = asyncio.StreamWriter(transport, proto, None, loop)
-        return cls(spec, stream_name, process, commands, results, logs, LogSplitter(clock), tmp_dir)
-
-    async def _read_logs(self, reader: asyncio.StreamReader) -> None:
-        try:
-            while chunk := await reader.read(1 << 16):
-                self._splitter.feed(chunk)
-                self._log_changed.set()
-        finally:
-            self._splitter.close()
-            self._log_eof = True
-            self._log_changed.set()
+        return cls(spec, stream_name, process, commands, results, logs, tmp_dir)
 
     async def _read_message(self) -> tuple[dict[str, Any], bytes]:
         head_len, body_len = protocol.HEADER.unpack(await self._results.readexactly(protocol.HEADER.size))
-        header = protocol.decode_header(await self._results.readexactly(head_len))
-        body = await self._results.readexactly(body_len) if body_len else b""
-        return header, body
+        data = await self._results.readexactly(head_len + body_len)
+        return protocol.decode_header(data[:head_len]), data[head_len:]
 
     async def _phase_events(self) -> list[LogEvent]:
         """The events of the phase that just ended, waiting briefly for its marker to arrive."""
         deadline = time.monotonic() + LOG_DRAIN_SECONDS
-        while not self._splitter.phases_ready and not self._log_eof:
+        while not self._splitter.phases_ready and not self._logs.eof:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            self._log_changed.clear()
+            self._logs.changed.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(remaining):
-                    await self._log_changed.wait()
+                    await self._logs.changed.wait()
         if self._splitter.phases_ready:
             return self._splitter.pop_phase()
         return self._splitter.take_pending()
@@ -221,7 +235,7 @@ class WorkerProcess:
     async def _remaining_events(self) -> list[LogEvent]:
         """After the process is gone: everything still in the log pipe."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._log_task), LOG_DRAIN_SECONDS)
+            await asyncio.wait_for(asyncio.shield(self._logs.done), LOG_DRAIN_SECONDS)
         return self._splitter.take_pending()
 
     async def _run_phase(self, timeout: float) -> PhaseOutcome:
@@ -284,6 +298,4 @@ class WorkerProcess:
         await self._process.wait()
         self._commands.close()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._log_task), LOG_DRAIN_SECONDS)
-        if not self._log_task.done():
-            self._log_task.cancel()
+            await asyncio.wait_for(asyncio.shield(self._logs.done), LOG_DRAIN_SECONDS)

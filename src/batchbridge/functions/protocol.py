@@ -59,9 +59,8 @@ def _read_exactly(fd: int, size: int) -> bytes:
 def read_message(fd: int) -> tuple[dict[str, Any], bytes]:
     """Blocking read of one message from ``fd`` (the worker side); ``EOFError`` when it closes."""
     head_len, body_len = HEADER.unpack(_read_exactly(fd, HEADER.size))
-    header = decode_header(_read_exactly(fd, head_len))
-    body = _read_exactly(fd, body_len) if body_len else b""
-    return header, body
+    data = _read_exactly(fd, head_len + body_len)
+    return decode_header(data[:head_len]), data[head_len:]
 
 
 def write_message(fd: int, header: dict[str, Any], body: bytes = b"") -> None:

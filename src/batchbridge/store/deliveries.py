@@ -179,16 +179,25 @@ def _delivery(row: sqlite3.Row) -> Delivery:
 
 
 def append_bus_event(
-    conn: sqlite3.Connection, bus: str, event: dict[str, Any], now: float, rule_id: int | None = None
+    conn: sqlite3.Connection,
+    bus: str,
+    event: dict[str, Any],
+    now: float,
+    rule_id: int | None = None,
+    *,
+    matched: bool = False,
 ) -> int:
     """Record ``event`` on ``bus`` (for ``rule_id`` only when it is a scheduled event).
 
     The body is compact JSON in UTF-8 (no ``\\u`` escapes), the exact bytes a target without input
-    transformation receives.
+    transformation receives.  ``matched`` records it as already matched, for a caller that writes
+    its deliveries in the same transaction.
     """
+    body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
     cur = conn.execute(
-        "INSERT INTO bus_events(event_id, bus, rule_id, body, ingested_at) VALUES (?, ?, ?, ?, ?)",
-        (event["id"], bus, rule_id, json.dumps(event, separators=(",", ":"), ensure_ascii=False), now),
+        "INSERT INTO bus_events(event_id, bus, rule_id, body, ingested_at, matched_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (event["id"], bus, rule_id, body, now, now if matched else None),
     )
     return int(cur.lastrowid or 0)
 
