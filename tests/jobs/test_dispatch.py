@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from batchbridge.engine.scheduler import lookahead_vcpus
+
 from .conftest import JobsServer, make_definition, make_queue, wait_for
 
 
@@ -23,18 +25,23 @@ def test_a_short_array_on_two_vcpus_writes_every_event_in_order(batch: Any, jobs
     assert by_job.pop(parent) == ["PENDING", "SUCCEEDED"]
     assert len(by_job) == size
     assert all(s == ["RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"] for s in by_job.values())
-    held = 0
-    peak = 0
+    placed = running = 0
+    peak_placed = peak_running = 0
     for event in events:
         status = event["detail"]["status"]
         if event["detail"]["jobId"] == parent:
             continue
         if status == "STARTING":
-            held += 1
+            placed += 1
+        elif status == "RUNNING":
+            running += 1
         elif status in ("SUCCEEDED", "FAILED"):
-            held -= 1
-        peak = max(peak, held)
-    assert peak <= 2
+            placed -= 1
+            running -= 1
+        peak_placed = max(peak_placed, placed)
+        peak_running = max(peak_running, running)
+    assert peak_running <= 2, "maxvCpus bounds what runs"
+    assert peak_placed <= 2 + lookahead_vcpus(2), "start-ahead takes at most the lookahead beyond capacity"
     summary = events[-1]["detail"]["arrayProperties"]["statusSummary"]
     assert summary["SUCCEEDED"] == size and sum(summary.values()) == size
 

@@ -76,7 +76,9 @@ def launch_spec(
     data_dir: Path,
     images: Mapping[str, Sequence[str]],
     kill_grace_seconds: float,
+    gate_vcpus: float | None = None,
 ) -> LaunchSpec:
+    """The attempt's launch; ``gate_vcpus`` (start-ahead) is its compute environment's capacity."""
     env = base_environment()
     env.update(user_environment(job.container))
     env["AWS_BATCH_JOB_ID"] = job.job_id
@@ -103,6 +105,7 @@ def launch_spec(
         timeout_seconds=job.timeout_seconds,
         kill_grace_seconds=kill_grace_seconds,
         compute_environment=job.run.compute_environment_name or "",
+        gate_vcpus=gate_vcpus,
     )
 
 

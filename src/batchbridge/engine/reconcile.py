@@ -5,7 +5,9 @@ to be).  On start the engine asks :meth:`Executor.recover` about each attempt, p
 output ``seq`` it stored, and then:
 
 * still running ⇒ keep watching it (capacity stays held; a STARTING job that in fact runs moves to
-  RUNNING);
+  RUNNING); a STARTING attempt the executor holds but has not started yet (a start-ahead launch
+  waiting for room, or one being spawned) is launched again: the executor starts nothing new for an
+  attempt it holds and answers once the process runs, so it moves to RUNNING then;
 * exited while the server was away ⇒ record that exit now (a repeat delivery of the same exit is
   ignored, because the job no longer holds that attempt);
 * unknown to the executor (host restarted, agent killed, or the server died between placing and
@@ -45,6 +47,7 @@ async def reconcile(engine: JobEngine) -> int:
         return 0
     recovered = await engine.executor.recover(known)
     acks: list[str] = []
+    waiting = []
     instance = str(getattr(engine.executor, "container_instance_id", "") or "unknown")
     with db.transaction() as conn:
         writer = JobWriter(conn)
@@ -57,6 +60,8 @@ async def reconcile(engine: JobEngine) -> int:
                     engine._infos[aid] = found.info
                     if job.status is JobStatus.STARTING and found.info.started_at_ms is not None:
                         mark_running(writer, job, found.info.started_at_ms, found.info.container_instance_id)
+                if job.status is JobStatus.STARTING:
+                    waiting.append(job)
                 engine.usage.setdefault(ce, Usage()).add(job)
                 continue
             if found is not None and found.state is AttemptState.EXITED and found.exit is not None:
@@ -80,4 +85,6 @@ async def reconcile(engine: JobEngine) -> int:
     outbox.notify(db)
     for aid in acks:
         await engine.executor.acknowledge(aid)
+    for job in waiting:
+        engine.start_launch(job, gated=False)
     return len(active)

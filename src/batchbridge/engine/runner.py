@@ -14,6 +14,14 @@ in one write to the executor before the bus takes the loop.  A started attempt's
 up to ``RUNNING_DELAY`` for another reason to run a pass: a short attempt's exit usually arrives
 by then and its RUNNING and terminal moves share that pass.  The loop sleeps until woken (a submission, an
 executor event, a finished launch) or ``Settings.scheduler_interval`` x 20 passes.
+
+With an executor that supports start-ahead (:func:`~batchbridge.executors.base.supports_start_ahead`)
+the scheduler also places up to :func:`~batchbridge.engine.scheduler.lookahead_vcpus` beyond each
+compute environment's capacity and every launch carries the capacity as its gate; the executor
+starts a held launch itself when a slot frees, so the next attempt no longer waits for this loop.
+Exits are recorded before starts in a pass, so a successor's RUNNING event follows the SUCCEEDED
+or FAILED event of the attempt whose slot it took.  A stop of an attempt whose launch is still
+under way is sent at once (after the launch): the executor ends a held launch without running it.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from batchbridge.engine.reconcile import reconcile
 from batchbridge.engine.scheduler import (
     Usage,
     advance_submitted,
+    lookahead_vcpus,
     place_runnable,
     placement_of,
     release_ready,
@@ -51,6 +60,7 @@ from batchbridge.executors.base import (
     AttemptInfo,
     Executor,
     OutputLine,
+    supports_start_ahead,
 )
 from batchbridge.store import jobs as job_store
 from batchbridge.store import outbox
@@ -88,6 +98,8 @@ class JobEngine:
         self._outbox_wake: asyncio.TimerHandle | None = None
         self._outbox_notified = 0.0
         self.passes = 0
+        self.start_ahead = supports_start_ahead(executor)
+        self._gates: dict[str, float] = {}
 
     async def start(self) -> None:
         await self.executor.start()
@@ -156,6 +168,12 @@ class JobEngine:
             wanted = {p[0] for p in map(split_attempt_id, ids) if p}
             cache = job_store.get_jobs(conn, sorted(wanted))
             self._store_lines(conn, lines, cache)
+            for exit in exits:
+                parsed = split_attempt_id(exit.attempt_id)
+                job = cache.get(parsed[0]) if parsed else None
+                if job is None or parsed is None or job.run.attempt != parsed[1]:
+                    continue
+                self.apply_exit(writer, job, exit)
             for info in started:
                 parsed = split_attempt_id(info.attempt_id)
                 job = cache.get(parsed[0]) if parsed else None
@@ -163,30 +181,29 @@ class JobEngine:
                     continue
                 if job.status is JobStatus.STARTING and info.started_at_ms is not None:
                     mark_running(writer, job, info.started_at_ms, info.container_instance_id)
-            for exit in exits:
-                parsed = split_attempt_id(exit.attempt_id)
-                job = cache.get(parsed[0]) if parsed else None
-                if job is None or parsed is None or job.run.attempt != parsed[1]:
-                    continue
-                self.apply_exit(writer, job, exit)
             for job in job_store.stop_requested(conn):
                 job_store.request_stop(conn, job.job_id, False)
                 if job.status in (JobStatus.STARTING, JobStatus.RUNNING):
                     stops.append((attempt_id(job), job.cancel_reason or "Terminated"))
             n_sub = advance_submitted(conn, writer, BATCH)
             n_ready = release_ready(conn, writer, BATCH)
-            placed = place_runnable(conn, writer, queues, self.usage, BATCH, placement_of(self.executor))
+            lookahead = None
+            if self.start_ahead:
+                lookahead = lookahead_vcpus
+                for sq in queues:
+                    for target in sq.targets:
+                        self._gates[target.compute_environment.arn] = target.capacity.vcpus
+            placement = placement_of(self.executor)
+            placed = place_runnable(conn, writer, queues, self.usage, BATCH, placement, lookahead)
             writer.finish()
         loop = asyncio.get_running_loop()
         for job in placed:
-            aid = attempt_id(job)
-            self._launching.add(aid)
-            task = loop.create_task(self._launch(job))
-            self._launch_tasks.add(task)
-            task.add_done_callback(self._launch_tasks.discard)
+            self.start_launch(job)
         for aid, reason in stops:
-            if aid in self._launching:
+            if aid in self._launching and not self.start_ahead:
                 self._deferred_stops[aid] = reason
+            elif aid in self._launching:
+                loop.call_soon(self._stop_later, aid, reason)
             else:
                 await self.executor.stop(aid, reason)
         for exit in exits:
@@ -232,7 +249,28 @@ class JobEngine:
             return job.attempts[attempt - 1].log_stream_name
         return None
 
-    async def _launch(self, job: Job) -> None:
+    def start_launch(self, job: Job, *, gated: bool = True) -> None:
+        """Hand ``job``'s current attempt to the executor on a task of its own.
+
+        With start-ahead, ``gated`` launches carry their compute environment's capacity as gate; a
+        launch re-sent after a restart for an attempt the executor already holds is not gated.
+        """
+        aid = attempt_id(job)
+        self._launching.add(aid)
+        gate = None
+        if self.start_ahead and gated:
+            gate = self._gates.get(job.run.compute_environment_arn or "")
+        task = asyncio.get_running_loop().create_task(self._launch(job, gate))
+        self._launch_tasks.add(task)
+        task.add_done_callback(self._launch_tasks.discard)
+
+    def _stop_later(self, aid: str, reason: str) -> None:
+        """Send a stop once the launch ahead of it has been handed to the executor."""
+        task = asyncio.get_running_loop().create_task(self.executor.stop(aid, reason))
+        self._launch_tasks.add(task)
+        task.add_done_callback(self._launch_tasks.discard)
+
+    async def _launch(self, job: Job, gate: float | None = None) -> None:
         aid = attempt_id(job)
         try:
             spec = launch_spec(
@@ -240,6 +278,7 @@ class JobEngine:
                 data_dir=Path(self.settings.data_dir),
                 images=self.settings.images,
                 kill_grace_seconds=self.settings.kill_grace_seconds,
+                gate_vcpus=gate,
             )
             info = await self.executor.launch(spec)
         except asyncio.CancelledError:

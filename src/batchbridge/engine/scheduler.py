@@ -16,6 +16,17 @@ AWS Batch rules emulated (User Guide "Job states", "Job scheduling", "Array jobs
   :class:`Placement`: it bounds those environments by what the cluster offers and tells whether a
   single node could ever hold the job; a job no node can hold stays RUNNABLE with the same reason.
 
+Start-ahead (only for an executor that supports it, see
+:func:`batchbridge.executors.base.supports_start_ahead`): a compute environment also takes
+RUNNABLE jobs into STARTING beyond its vCPUs, up to :func:`lookahead_vcpus` more.  In AWS Batch
+STARTING means the job was placed on a host and its container is being created; here the launch is
+committed with its event and handed to the executor, which starts it as soon as the compute
+environment's *running* vCPUs leave room, so maxvCpus still bounds what runs.  Memory and GPUs get
+no lookahead: STARTING and RUNNING jobs together stay within them.  A job taken ahead keeps its
+place even if a higher-priority queue of the same compute environment gets a job meanwhile (at most
+``lookahead`` vCPUs are committed this way; AWS does not promise strict priority across queues
+either).
+
 Every pass works in batches (``batch`` rows per step) inside the caller's transaction.
 """
 
@@ -23,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol, runtime_checkable
 
 from batchbridge.domain.jobs import Job
@@ -49,6 +60,16 @@ class Placement(Protocol):
     ) -> Capacity: ...
 
     def fits(self, compute_environment: str, vcpus: float, memory_mib: int | None, gpus: int) -> bool: ...
+
+
+def lookahead_vcpus(capacity_vcpus: float) -> float:
+    """Extra vCPUs of STARTING jobs a compute environment may hold: ``max(2, capacity)``.
+
+    Enough that every slot of the compute environment has a successor waiting at the executor when
+    it frees up (the server's round trip leaves the critical path), few enough that a cancel or a
+    new higher-priority job loses at most one wave.
+    """
+    return max(2.0, capacity_vcpus)
 
 
 def placement_of(executor: object) -> Placement | None:
@@ -126,22 +147,28 @@ def place_runnable(
     usage: dict[str, Usage],
     batch: int,
     placement: Placement | None = None,
+    lookahead: Callable[[float], float] | None = None,
 ) -> list[Job]:
-    """Place RUNNABLE jobs where capacity allows; return the jobs moved to STARTING."""
+    """Place RUNNABLE jobs where capacity allows; return the jobs moved to STARTING.
+
+    ``lookahead(capacity_vcpus)``, when given, is how many vCPUs beyond capacity each compute
+    environment may take into STARTING (start-ahead).
+    """
     placed: list[Job] = []
+    ahead = lookahead or _no_lookahead
     if placement is not None:
         queues = _bounded(queues, placement)
     for sq in queues:
         if not sq.targets:
             continue
-        for job in _runnable(conn, sq, usage, batch):
+        for job in _runnable(conn, sq, usage, batch, ahead):
             chosen = None
             for target in sq.targets:
                 ce = target.compute_environment
                 cap = target.capacity
                 used = usage.setdefault(ce.arn, Usage())
                 if (
-                    used.vcpus + job.vcpus <= cap.vcpus + 1e-9
+                    used.vcpus + job.vcpus <= cap.vcpus + ahead(cap.vcpus) + 1e-9
                     and used.memory_mib + job.memory_mib <= cap.memory_mib
                     and used.gpus + job.gpus <= cap.gpus
                     and (placement is None or placement.fits(ce.name, job.vcpus, job.memory_mib, job.gpus))
@@ -164,7 +191,10 @@ def place_runnable(
                 if never and job.status_reason != TOO_BIG:
                     job.status_reason = TOO_BIG
                     job_store.update_job(conn, job, job.status)
-                if all(_full(usage.get(t.compute_environment.arn), t.capacity.vcpus) for t in sq.targets):
+                if all(
+                    _full(usage.get(t.compute_environment.arn), t.capacity.vcpus + ahead(t.capacity.vcpus))
+                    for t in sq.targets
+                ):
                     break
                 continue
             ce = chosen.compute_environment
@@ -180,15 +210,26 @@ def place_runnable(
     return placed
 
 
+def _no_lookahead(capacity_vcpus: float) -> float:
+    return 0.0
+
+
 def _runnable(
-    conn: sqlite3.Connection, sq: SchedulingQueue, usage: dict[str, Usage], batch: int
+    conn: sqlite3.Connection,
+    sq: SchedulingQueue,
+    usage: dict[str, Usage],
+    batch: int,
+    ahead: Callable[[float], float] = _no_lookahead,
 ) -> Iterator[Job]:
     """RUNNABLE jobs of ``sq`` in FIFO order, read in small pages while any CE has room."""
     after = 0
     seen = 0
     page = 4
     while seen < batch:
-        if all(_full(usage.get(t.compute_environment.arn), t.capacity.vcpus) for t in sq.targets):
+        if all(
+            _full(usage.get(t.compute_environment.arn), t.capacity.vcpus + ahead(t.capacity.vcpus))
+            for t in sq.targets
+        ):
             return
         jobs = job_store.runnable_in_queue(conn, sq.queue.arn, page, after)
         if not jobs:

@@ -20,6 +20,18 @@ reports it unknown.  (An agent killed within ~50 ms of a spawn leaves no launch 
 attempt; such a process is not found again.)  The agent exits by itself once no server has been
 connected and nothing has run for ``--idle-timeout`` seconds.
 
+Start-ahead gate.  A launch whose spec carries ``gate_vcpus`` belongs to the gate of its compute
+environment: the agent starts it only while the vCPUs of that gate's started attempts, its own
+included, stay within ``gate_vcpus`` (the compute environment's capacity), otherwise it holds the
+launch in the gate's FIFO queue.  The engine has already committed such a job to STARTING (AWS:
+placed on a host, container being created), so when an attempt of the gate exits, the agent
+starts the next held launch at once, before it records and reports the exit, and answers that
+launch once its process runs; the server then commits STARTING -> RUNNING as for any launch.
+A held launch is an attempt the agent holds: ``recover`` reports it running (no pid, no start
+time), a stop ends it with a stopped exit and no start, without ever running it, and an attempt
+the restarted server does not know is dropped.  Held launches live in memory only: an agent that
+dies loses them, and the restarted server fails them as lost, as it does the running ones.
+
 Run as ``python -m batchbridge.executors.agent --root <data_dir>/agent``.
 """
 
@@ -29,6 +41,7 @@ import argparse
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -37,6 +50,7 @@ import socket
 import sys
 import time
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -83,6 +97,15 @@ class Connection:
         self._buffer.clear()
 
 
+@dataclasses.dataclass
+class Gate:
+    """One compute environment's start-ahead gate: its capacity, the vCPUs started, the held launches."""
+
+    capacity: float
+    used: float = 0.0
+    waiting: deque[AttemptProcess] = dataclasses.field(default_factory=deque)
+
+
 class Agent:
     """Runs attempts for whichever server is connected and keeps their records."""
 
@@ -93,6 +116,8 @@ class Agent:
         self.host_id = socket.gethostname()
         self.container_instance_id = self._host_identity()
         self.running: dict[str, AttemptProcess] = {}
+        self.held: dict[str, AttemptProcess] = {}
+        self.gates: dict[str, Gate] = {}
         self.finished: dict[str, AttemptExit] = {}
         self.subscribers: dict[str, Connection] = {}
         self.discard: set[str] = set()
@@ -157,7 +182,11 @@ class Agent:
 
     def _exited(self, attempt: AttemptProcess, exit: AttemptExit) -> None:
         attempt_id = exit.attempt_id
-        self.running.pop(attempt_id, None)
+        if self.running.pop(attempt_id, None) is not None and attempt.spec.gate_vcpus is not None:
+            gate = self.gates.get(attempt.spec.compute_environment)
+            if gate is not None:
+                gate.used = max(gate.used - attempt.spec.vcpus, 0.0)
+                self._pump(gate)
         if attempt_id in self.discard:
             self.discard.discard(attempt_id)
             self.subscribers.pop(attempt_id, None)
@@ -171,6 +200,7 @@ class Agent:
                 conn.send({"op": "exit", "exit": record})
         if not self.running:
             os.ftruncate(self.journal_fd, 0)
+        if not self.running and not self.held:
             self.idle_since = time.monotonic()
             for conn, request_id in self.shutting_down:
                 conn.send({"op": "bye", "id": request_id})
@@ -186,6 +216,9 @@ class Agent:
         elif op == "ack":
             self.acknowledge(message.get("attempt_ids", []))
         elif op == "stop":
+            held = self.held.get(message["attempt_id"])
+            if held is not None:
+                self._cancel_held(held, str(message.get("reason", "")))
             attempt = self.running.get(message["attempt_id"])
             if attempt is not None:
                 attempt.stop(str(message.get("reason", "")))
@@ -214,10 +247,10 @@ class Agent:
             conn.send({"op": "error", "id": request_id, "message": f"invalid launch spec: {error}"})
             return
         attempt_id = spec.attempt_id
-        existing = self.running.get(attempt_id)
+        existing = self.running.get(attempt_id) or self.held.get(attempt_id)
         if existing is not None:
             self.subscribers[attempt_id] = conn
-            if existing.spawning:
+            if existing.spawning or attempt_id in self.held:
                 self.launch_waiters.setdefault(attempt_id, []).append((conn, request_id))
             else:
                 conn.send(self._launched(request_id, attempt_id, existing.pid, existing.started_at_ms))
@@ -231,9 +264,55 @@ class Agent:
         files = self.paths.attempt_files(attempt_id)
         attempt = AttemptProcess(spec, self.journal_fd, files, self.loop, self._lines, self._exited)
         self.subscribers[attempt_id] = conn
-        self.running[attempt_id] = attempt
         self.launch_waiters[attempt_id] = [(conn, request_id)]
+        if spec.gate_vcpus is not None:
+            gate = self.gates.get(spec.compute_environment)
+            if gate is None:
+                gate = self.gates[spec.compute_environment] = Gate(spec.gate_vcpus)
+            gate.capacity = spec.gate_vcpus
+            self.held[attempt_id] = attempt
+            gate.waiting.append(attempt)
+            self._pump(gate)
+            return
+        self.running[attempt_id] = attempt
         attempt.spawn_in(self.spawner, self._spawned)
+
+    def _pump(self, gate: Gate) -> None:
+        """Start the gate's held launches, in order, while its started vCPUs stay within capacity.
+
+        A launch larger than the whole capacity starts alone, so that it cannot block the gate.
+        """
+        while gate.waiting:
+            attempt = gate.waiting[0]
+            need = attempt.spec.vcpus
+            if gate.used > 1e-9 and gate.used + need > gate.capacity + 1e-9:
+                return
+            gate.waiting.popleft()
+            attempt_id = attempt.spec.attempt_id
+            del self.held[attempt_id]
+            gate.used += need
+            self.running[attempt_id] = attempt
+            attempt.spawn_in(self.spawner, self._spawned)
+
+    def _cancel_held(self, attempt: AttemptProcess, reason: str, *, report: bool = True) -> None:
+        """End a held launch without running it: its launch is answered (no start), then its exit.
+
+        With ``report`` false (the server does not know the attempt) it is dropped without a record.
+        """
+        attempt_id = attempt.spec.attempt_id
+        del self.held[attempt_id]
+        gate = self.gates.get(attempt.spec.compute_environment)
+        if gate is not None:
+            with contextlib.suppress(ValueError):
+                gate.waiting.remove(attempt)
+        if not report:
+            self.subscribers.pop(attempt_id, None)
+            self.launch_waiters.pop(attempt_id, None)
+            if not self.running and not self.held:
+                self.idle_since = time.monotonic()
+            return
+        self._spawned(attempt)
+        attempt.cancel_unstarted(reason)
 
     def _spawned(self, attempt: AttemptProcess) -> None:
         """The process runs (or could not start): answer every launch request waiting for it."""
@@ -255,6 +334,9 @@ class Agent:
 
     def recover(self, conn: Connection, message: dict[str, Any]) -> None:
         known: dict[str, int] = {str(k): int(v) for k, v in message.get("known", {}).items()}
+        for attempt_id, held in list(self.held.items()):
+            if attempt_id not in known:
+                self._cancel_held(held, UNKNOWN_TO_SERVER, report=False)
         for attempt_id, attempt in list(self.running.items()):
             if attempt_id not in known:
                 self.discard.add(attempt_id)
@@ -268,7 +350,7 @@ class Agent:
         started: dict[str, Any] = {}
         backlog: list[dict[str, Any]] = []
         for attempt_id, last_seq in known.items():
-            running = self.running.get(attempt_id)
+            running = self.running.get(attempt_id) or self.held.get(attempt_id)
             exit = self.finished.get(attempt_id)
             if running is None and exit is None:
                 states[attempt_id] = "unknown"
@@ -301,6 +383,8 @@ class Agent:
             conn.send(item)
 
     def shutdown(self, conn: Connection, request_id: int) -> None:
+        for held in list(self.held.values()):
+            self._cancel_held(held, AGENT_SHUTDOWN)
         self.shutting_down.append((conn, request_id))
         if not self.running:
             conn.send({"op": "bye", "id": request_id})
@@ -356,7 +440,7 @@ class Agent:
     async def watch_idle(self) -> None:
         while not self.done.is_set():
             await asyncio.sleep(min(1.0, self.idle_timeout / 4))
-            idle = not self.connections and not self.running
+            idle = not self.connections and not self.running and not self.held
             if idle and time.monotonic() - self.idle_since >= self.idle_timeout:
                 self.done.set()
 

@@ -96,6 +96,10 @@ class LaunchSpec:
     #: The compute environment the attempt was placed in ("" when none is named); a routing
     #: executor sends the attempt to the executor bound to it.
     compute_environment: str = ""
+    #: Set only for an executor that supports start-ahead (:func:`supports_start_ahead`): the
+    #: compute environment's vCPU capacity.  The attempt may then be held by the executor until the
+    #: running vCPUs of its compute environment leave room for it (see the agent's gate).
+    gate_vcpus: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.attempt_id, str) or not _ATTEMPT_ID.match(self.attempt_id):
@@ -122,6 +126,8 @@ class LaunchSpec:
             raise ClientException(f"timeout must be greater than 0 seconds; got {self.timeout_seconds!r}")
         if not self.kill_grace_seconds >= 0:
             raise ClientException(f"kill grace must be 0 seconds or more; got {self.kill_grace_seconds!r}")
+        if self.gate_vcpus is not None and not self.gate_vcpus > 0:
+            raise ClientException(f"gate vcpus must be greater than 0; got {self.gate_vcpus!r}")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -135,6 +141,7 @@ class LaunchSpec:
             "timeout_seconds": self.timeout_seconds,
             "kill_grace_seconds": self.kill_grace_seconds,
             "compute_environment": self.compute_environment,
+            "gate_vcpus": self.gate_vcpus,
         }
 
     @classmethod
@@ -150,6 +157,7 @@ class LaunchSpec:
             timeout_seconds=data.get("timeout_seconds"),
             kill_grace_seconds=float(data.get("kill_grace_seconds", 30.0)),
             compute_environment=str(data.get("compute_environment") or ""),
+            gate_vcpus=None if data.get("gate_vcpus") is None else float(data["gate_vcpus"]),
         )
 
 
@@ -274,3 +282,17 @@ class Executor(Protocol):
     def capacity(self) -> Capacity:
         """What this executor's host offers."""
         ...
+
+
+def supports_start_ahead(executor: object) -> bool:
+    """Whether ``executor`` holds gated launches until their compute environment has room.
+
+    An executor opts in with a true ``supports_start_ahead`` attribute.  For such an executor the
+    engine may commit RUNNABLE -> STARTING for a few jobs beyond a compute environment's capacity
+    and send their launches with :attr:`LaunchSpec.gate_vcpus`; the executor starts a gated
+    launch only while the running vCPUs of its compute environment stay within that capacity, and
+    answers the launch once the process runs.  A stop of a held launch ends it without running it,
+    and :meth:`Executor.recover` reports a held launch as running (with no start time).  Executors
+    without the attribute get launches only within capacity, as before.
+    """
+    return bool(getattr(executor, "supports_start_ahead", False))

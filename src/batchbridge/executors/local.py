@@ -107,7 +107,14 @@ class AgentConnection:
 
 
 class LocalExecutor:
-    """The :class:`~batchbridge.executors.base.Executor` that runs attempts on this machine."""
+    """The :class:`~batchbridge.executors.base.Executor` that runs attempts on this machine.
+
+    It supports start-ahead (:func:`~batchbridge.executors.base.supports_start_ahead`): a launch
+    with ``gate_vcpus`` is held by the agent until its compute environment has room, and its
+    :meth:`launch` returns once the process runs.
+    """
+
+    supports_start_ahead = True
 
     def __init__(
         self,

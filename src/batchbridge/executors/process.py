@@ -376,6 +376,22 @@ class AttemptProcess:
             )
         )
 
+    def cancel_unstarted(self, reason: str) -> None:
+        """End an attempt that was never started (a held launch stopped): no exit code, no start."""
+        self.stopped = True
+        self.stop_reason = reason
+        self._finish(
+            AttemptExit(
+                attempt_id=self.spec.attempt_id,
+                exit_code=None,
+                reason=None,
+                status_reason=reason,
+                started_at_ms=None,
+                stopped_at_ms=now_ms(),
+                stopped=True,
+            )
+        )
+
     def _finish_failed_start(self, reason: str) -> None:
         """The failed start is reported on the next loop pass, after the launch reply."""
         self.loop.call_soon(
