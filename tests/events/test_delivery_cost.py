@@ -176,3 +176,19 @@ def test_outbox_events_are_matched_in_the_transaction_that_ingests_them(
     assert [d.order_key for d in deliveries] == ["job:j"] * 3
     assert dispatcher.match_events() == 0
     assert outbox.Outbox(db).read() == []
+
+
+def test_append_matched_events_returns_the_seq_of_each_row(db: Database) -> None:
+    now = time.time()
+    with db.transaction() as conn:
+        ds.append_bus_event(conn, "default", {"id": "before"}, now)
+        seqs = ds.append_matched_events(conn, "default", [{"id": f"m{n}"} for n in range(3)], now)
+        assert ds.append_matched_events(conn, "default", [], now) == []
+        rows = {
+            seq: (event_id, matched)
+            for seq, event_id, matched in conn.execute("SELECT seq, event_id, matched_at FROM bus_events")
+        }
+    assert [rows[s][0] for s in seqs] == ["m0", "m1", "m2"]
+    assert all(rows[s][1] == now for s in seqs)
+    with db.read() as conn:
+        assert [e.event_id for e in ds.unmatched_events(conn, 10)] == ["before"]

@@ -26,6 +26,7 @@ Choice: an error's ``ERROR_CODE`` is the exception's ``code`` attribute when it 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
@@ -45,8 +46,9 @@ class TargetError(Exception):
         self.message = message
 
 
+@functools.lru_cache(maxsize=1024)
 def target_kind(arn: str) -> str | None:
-    """The invoker kind an ARN is delivered through, or ``None`` when unknown."""
+    """The invoker kind an ARN is delivered through, or ``None`` when unknown (cached per ARN)."""
     parsed = parse_arn(arn)
     if parsed is None:
         return None

@@ -209,8 +209,8 @@ class Dispatcher:
         with self.db.transaction() as conn:
             targets_of: dict[int, tuple[es.RuleRecord | None, list[es.TargetRecord]]] = {}
             new: list[ds.NewDelivery] = []
-            for item in pending:
-                seq = ds.append_bus_event(conn, DEFAULT_BUS, item.event, now, matched=True)
+            seqs = ds.append_matched_events(conn, DEFAULT_BUS, [item.event for item in pending], now)
+            for seq, item in zip(seqs, pending, strict=True):
                 rule_ids = self.registry.match(DEFAULT_BUS, item.event)
                 if rule_ids:
                     new.extend(self._deliveries(conn, seq, item.event, rule_ids, targets_of))

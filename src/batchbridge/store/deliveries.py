@@ -202,6 +202,24 @@ def append_bus_event(
     return int(cur.lastrowid or 0)
 
 
+def append_matched_events(
+    conn: sqlite3.Connection, bus: str, events: Sequence[dict[str, Any]], now: float
+) -> list[int]:
+    """Record ``events`` on ``bus`` as already matched, in one statement; their ``seq`` in order.
+
+    The caller writes their deliveries in the same transaction.  Inside a write transaction nobody
+    else inserts, so the rows take consecutive ``seq`` values ending at ``last_insert_rowid()``.
+    """
+    if not events:
+        return []
+    conn.executemany(
+        "INSERT INTO bus_events(event_id, bus, body, ingested_at, matched_at) VALUES (?, ?, ?, ?, ?)",
+        [(e["id"], bus, json.dumps(e, separators=(",", ":"), ensure_ascii=False), now, now) for e in events],
+    )
+    last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+    return list(range(last - len(events) + 1, last + 1))
+
+
 def unmatched_events(conn: sqlite3.Connection, limit: int) -> list[BusEvent]:
     rows = conn.execute(
         "SELECT * FROM bus_events WHERE matched_at IS NULL ORDER BY seq LIMIT ?", (limit,)
@@ -227,6 +245,15 @@ def get_event(conn: sqlite3.Connection, seq: int) -> BusEvent | None:
 
 
 def insert_deliveries(conn: sqlite3.Connection, items: Iterable[NewDelivery], now: float) -> None:
+    """Write new pending deliveries, due now; a target shared by many is serialised once."""
+    texts: dict[int, str] = {}
+
+    def text(target: dict[str, Any]) -> str:
+        key = id(target)
+        if key not in texts:
+            texts[key] = json.dumps(target, separators=(",", ":"))
+        return texts[key]
+
     conn.executemany(
         "INSERT INTO event_deliveries(event_seq, rule_id, rule_arn, rule_name, target_id, target, order_key, "
         "status, first_seen, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -237,7 +264,7 @@ def insert_deliveries(conn: sqlite3.Connection, items: Iterable[NewDelivery], no
                 d.rule_arn,
                 d.rule_name,
                 d.target_id,
-                json.dumps(d.target, separators=(",", ":")),
+                text(d.target),
                 d.order_key,
                 PENDING,
                 now,
