@@ -81,9 +81,15 @@ def run_array(batch: Any, queue: str, definition: str, size: int, timeout: float
     return job_id, elapsed
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """CPU time of ``pid`` (user + system); with ``children``, that of its reaped children instead."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100
+    first = 13 if children else 11
+    return (int(fields[first]) + int(fields[first + 1])) / 100
+
+
+def agent_pid(data: Path) -> int:
+    return int((data / "agent" / "agent.pid").read_text().strip())
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -134,10 +140,17 @@ def main() -> None:
             )["jobDefinitionArn"]
             run_array(batch, ce, definition, 2)
             base = baseline(n)
+            agent = agent_pid(data)
             cpu0 = cpu_seconds(proc.pid)
+            agent0, kids0 = cpu_seconds(agent), cpu_seconds(agent, children=True)
             parent, took = run_array(batch, ce, definition, n)
             cpu1 = cpu_seconds(proc.pid)
+            agent1, kids1 = cpu_seconds(agent), cpu_seconds(agent, children=True)
             print(f"server CPU during the array: {cpu1 - cpu0:.2f} s")
+            print(
+                f"agent CPU during the array: {agent1 - agent0:.2f} s"
+                f" (its {n} children: {kids1 - kids0:.2f} s)"
+            )
             print(f"spawn {n} x true with 2 workers: {base:.2f} s")
             print(
                 f"array of {n} on maxvCpus 2:       {took:.2f} s  ratio {took / base:.2f}x (target <= 1.5x)"
