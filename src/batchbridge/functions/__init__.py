@@ -12,7 +12,8 @@ from batchbridge.functions.errors import (
     TooManyRequestsException,
 )
 from batchbridge.functions.logs import LogEvent, LogSink
-from batchbridge.functions.runtime import FunctionRuntime, InvocationResult
+from batchbridge.functions.results import InvocationResult
+from batchbridge.functions.runtime import FunctionRuntime
 from batchbridge.functions.spec import LATEST, FunctionSpec
 
 __all__ = [

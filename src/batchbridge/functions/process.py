@@ -261,6 +261,21 @@ class WorkerProcess:
             self.max_rss_kb = max(self.max_rss_kb, _peak_rss_kb(self.pid))
         return outcome
 
+    def send_invocations(self, messages: list[tuple[dict[str, Any], bytes]]) -> None:
+        """Queue several invocations on the command pipe in one write; the worker runs them in order
+        and :meth:`next_result` collects each outcome.  A worker that is gone answers ``exit``."""
+        data = b"".join(protocol.encode_message({"type": "invoke", **h}, body) for h, body in messages)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            self._commands.write(data)
+
+    async def next_result(self, timeout: float) -> PhaseOutcome:
+        """The outcome of the next invocation sent; ``timeout`` kills the worker when it passes."""
+        self.invocations += 1
+        try:
+            return await self._run_phase(timeout)
+        finally:
+            self.last_used = time.monotonic()
+
     async def invoke(self, header: dict[str, Any], payload: bytes, timeout: float) -> PhaseOutcome:
         """Run one invocation; ``timeout`` kills the worker's process group when it passes."""
         self.invocations += 1

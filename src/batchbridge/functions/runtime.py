@@ -20,6 +20,16 @@ Emulates Lambda's execution model for Python functions:
   here) are retired, as are those of a function after :meth:`FunctionRuntime.evict` or once a newer
   configuration (another :attr:`FunctionSpec.fingerprint`) has been invoked.
 
+Queued invocations (:meth:`FunctionRuntime.invoke_queued`, used for EventBridge deliveries, which
+AWS invokes asynchronously through Lambda's internal queue) wait in the function's queue; each
+environment that becomes free takes the oldest ones, up to ``QUEUE_BATCH`` and no more than its
+share of the queue, and receives them in one write on its command pipe.  It still runs them one at a
+time, in order: each invocation's timeout, deadline, duration and START/END/REPORT lines start when
+the previous one ends.  Concurrency still counts environments.  Choice: when an environment dies or
+times out, the invocations it had not reached go back to the front of the queue and run on another
+environment; one that had started in the instant between a timeout and the kill runs again
+(at-least-once, as EventBridge's own delivery).
+
 Log events reach the log sink per stream, in order.  An invocation made with ``defer_logs=True``
 (EventBridge deliveries) leaves its events in a buffer written at most ``log_flush_seconds`` later,
 together with those of the other invocations that ended meanwhile (one sink call per stream rather
@@ -30,52 +40,49 @@ than one per invocation); any other invocation writes the buffer before it retur
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
-import json
 import logging
 import shutil
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from batchbridge.domain.arns import new_uuid
 from batchbridge.errors import ServiceError
-from batchbridge.functions import logs
+from batchbridge.functions import logs, results
 from batchbridge.functions.errors import TooManyRequestsException
 from batchbridge.functions.logs import LogEvent, LogSink
 from batchbridge.functions.process import PhaseOutcome, WorkerProcess
+from batchbridge.functions.results import InvocationResult
 from batchbridge.functions.spec import FunctionSpec
 
 _log = logging.getLogger(__name__)
 INIT_TIMEOUT_SECONDS = 10.0
-MAX_RESPONSE_BYTES = 6291556
+#: Most invocations one environment receives in one write (queued invocations only).
+QUEUE_BATCH = 8
 #: How long deferred log events may wait before they are written.
 LOG_FLUSH_SECONDS = 0.05
 #: A buffer holding this many events is written at once.
 LOG_BUFFER_EVENTS = 5000
 
 
-@dataclasses.dataclass(frozen=True)
-class InvocationResult:
-    """What an invocation produced, in the terms of Lambda's Invoke response and REPORT line."""
+@dataclasses.dataclass
+class _Queued:
+    """An invocation waiting in its function's queue, and where its result goes."""
 
-    status: Literal["ok", "error", "timeout"]
+    spec: FunctionSpec
     payload: bytes
-    function_error: str | None
-    log_tail: str
-    duration_ms: float
-    billed_ms: int
-    max_memory_mb: int
-    init_duration_ms: float | None
-    log_stream_name: str
     request_id: str
-    executed_version: str
+    result: asyncio.Future[InvocationResult]
 
 
 @dataclasses.dataclass
 class _Pool:
+    queue: collections.deque[_Queued] = dataclasses.field(default_factory=collections.deque)
+    starting: int = 0
     idle: list[WorkerProcess] = dataclasses.field(default_factory=list)
     workers: set[WorkerProcess] = dataclasses.field(default_factory=set)
     busy: int = 0
@@ -116,6 +123,7 @@ class FunctionRuntime:
         self._log_buffer: dict[tuple[str, str], list[LogEvent]] = {}
         self._log_buffered = 0
         self._log_timer: asyncio.TimerHandle | None = None
+        self._servers: set[asyncio.Task[None]] = set()
 
     def set_base_environment(self, values: Mapping[str, str]) -> None:
         """Add ``values`` to the environment of workers started from now on."""
@@ -198,6 +206,126 @@ class FunctionRuntime:
             async with pool.slots:
                 pool.busy -= 1
                 pool.slots.notify()
+            self._pump(pool)
+
+    async def invoke_queued(self, spec: FunctionSpec, payload: bytes) -> InvocationResult:
+        """Run ``spec``'s handler once with ``payload`` through the function's queue.
+
+        The result is the same as :meth:`invoke`'s; log events are deferred (``defer_logs``).
+        """
+        self._check_open()
+        self._ensure_reaper()
+        pool = self._pools.setdefault(spec.name, _Pool())
+        pool.fingerprint = spec.fingerprint
+        self._limit(pool, spec)
+        item = _Queued(spec, payload, new_uuid(), asyncio.get_running_loop().create_future())
+        pool.queue.append(item)
+        self._pump(pool)
+        try:
+            return await asyncio.shield(item.result)
+        finally:
+            self._schedule_log_flush()
+
+    def _limit(self, pool: _Pool, spec: FunctionSpec) -> int:
+        limit = (
+            spec.reserved_concurrency if spec.reserved_concurrency is not None else self._default_concurrency
+        )
+        if limit <= 0:
+            reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
+            raise TooManyRequestsException("Rate Exceeded.", reason=reason)
+        return limit
+
+    def _pump(self, pool: _Pool) -> None:
+        """Give queued invocations the free environments: one server task per slot, at most one
+        per queued invocation."""
+        while pool.queue and pool.starting < len(pool.queue):
+            spec = pool.queue[0].spec
+            limit = (
+                spec.reserved_concurrency
+                if spec.reserved_concurrency is not None
+                else self._default_concurrency
+            )
+            if pool.busy >= limit:
+                return
+            pool.busy += 1
+            pool.starting += 1
+            task = asyncio.get_running_loop().create_task(self._serve_queue(pool))
+            self._servers.add(task)
+            task.add_done_callback(self._servers.discard)
+
+    def _take_batch(self, pool: _Pool) -> list[_Queued]:
+        """The oldest queued invocations of one configuration: this server's share, at most
+        ``QUEUE_BATCH``."""
+        share = -(-len(pool.queue) // (pool.starting + 1))
+        first = pool.queue.popleft()
+        batch = [first]
+        while pool.queue and len(batch) < min(QUEUE_BATCH, share):
+            if pool.queue[0].spec.fingerprint != first.spec.fingerprint:
+                break
+            batch.append(pool.queue.popleft())
+        return batch
+
+    async def _serve_queue(self, pool: _Pool) -> None:
+        starting = True
+        try:
+            while pool.queue:
+                if starting:
+                    pool.starting -= 1
+                    starting = False
+                batch = self._take_batch(pool)
+                try:
+                    self._check_open()
+                    await self._run_batch(pool, batch)
+                except Exception as exc:
+                    for item in batch:
+                        if not item.result.done():
+                            item.result.set_exception(exc)
+        finally:
+            if starting:
+                pool.starting -= 1
+            async with pool.slots:
+                pool.busy -= 1
+                pool.slots.notify()
+            if self._closed:
+                while pool.queue:
+                    item = pool.queue.popleft()
+                    if not item.result.done():
+                        item.result.set_exception(
+                            ServiceError(
+                                "The function runtime is shut down.", code="ServiceException", status=500
+                            )
+                        )
+            else:
+                self._pump(pool)
+
+    async def _run_batch(self, pool: _Pool, batch: list[_Queued]) -> None:
+        """Send ``batch`` to one environment in one write, then collect its results in order."""
+        spec = batch[0].spec
+        worker, init = await self._take_worker(pool, spec)
+        if init is not None and init.kind != "ok":
+            batch[0].result.set_result(self._init_failed(spec, worker, init, batch[0].request_id, False))
+            await self._retire(pool, worker)
+            pool.queue.extendleft(reversed(batch[1:]))
+            return
+        worker.send_invocations([(self._header(spec, item.request_id), item.payload) for item in batch])
+        healthy = True
+        for index, item in enumerate(batch):
+            started_at = self._clock()
+            began = time.monotonic()
+            outcome = await worker.next_result(spec.timeout_seconds)
+            result, healthy = self._complete(
+                spec, worker, init if index == 0 else None, outcome, item.request_id, False, started_at, began
+            )
+            if not item.result.done():
+                item.result.set_result(result)
+            if not healthy:
+                pool.queue.extendleft(reversed(batch[index + 1 :]))
+                break
+        current = worker.fingerprint == pool.fingerprint and worker.generation == pool.generation
+        if healthy and current and not self._closed:
+            pool.idle.append(worker)
+        else:
+            await self._retire(pool, worker)
 
     async def evict(self, name: str) -> None:
         """Retire the function's workers: idle ones now, busy ones when their invocation ends."""
@@ -305,105 +433,56 @@ class FunctionRuntime:
         client_context: dict[str, Any] | None,
         identity: dict[str, Any] | None,
     ) -> tuple[InvocationResult, bool]:
-        events: list[LogEvent] = list(init.events) if init is not None else []
         started_at = self._clock()
-        events.append((int(started_at * 1000), logs.start_line(request_id, spec.version)))
-        header = {
+        header = self._header(spec, request_id, invoked_arn, client_context, identity)
+        began = time.monotonic()
+        outcome = await worker.invoke(header, payload, spec.timeout_seconds)
+        return self._complete(spec, worker, init, outcome, request_id, tail, started_at, began)
+
+    @staticmethod
+    def _header(
+        spec: FunctionSpec,
+        request_id: str,
+        invoked_arn: str | None = None,
+        client_context: dict[str, Any] | None = None,
+        identity: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The invocation's control header; the worker starts the deadline when it starts the run."""
+        return {
+            "type": "invoke",
             "requestId": request_id,
-            "deadlineMs": int(started_at * 1000 + spec.timeout_seconds * 1000),
+            "timeoutMs": int(spec.timeout_seconds * 1000),
             "functionArn": invoked_arn or spec.arn,
             "clientContext": client_context,
             "identity": identity,
         }
-        began = time.monotonic()
-        outcome = await worker.invoke(header, payload, spec.timeout_seconds)
+
+    def _complete(
+        self,
+        spec: FunctionSpec,
+        worker: WorkerProcess,
+        init: PhaseOutcome | None,
+        outcome: PhaseOutcome,
+        request_id: str,
+        tail: bool,
+        started_at: float,
+        began: float,
+    ) -> tuple[InvocationResult, bool]:
+        """Build the result of an ended invocation and emit its log events; whether the environment
+        may serve another."""
         duration_ms = (time.monotonic() - began) * 1000.0
-        events.extend(outcome.events)
-        now = self._clock()
-        status: Literal["ok", "error", "timeout"] = "ok"
-        function_error: str | None = None
-        body = outcome.payload
-        after_report: list[LogEvent] = []
-        if outcome.kind == "error":
-            status, function_error = "error", "Unhandled"
-        elif outcome.kind == "timeout":
-            status, function_error = "timeout", "Unhandled"
-            message = logs.timeout_message(now, request_id, duration_ms / 1000.0)
-            body = json.dumps({"errorMessage": message}).encode()
-            after_report.append((int(now * 1000), message + "\n"))
-        elif len(body) > MAX_RESPONSE_BYTES:
-            status, function_error = "error", "Unhandled"
-            body = json.dumps(
-                {
-                    "errorMessage": "Response payload size exceeded maximum allowed payload size "
-                    f"({MAX_RESPONSE_BYTES} bytes).",
-                    "errorType": "Function.ResponseSizeTooLarge",
-                }
-            ).encode()
-        elif outcome.kind == "exit":
-            status, function_error = "error", "Unhandled"
-            message = f"RequestId: {request_id} Error: Runtime exited with error: {outcome.exit_detail}"
-            body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
-            events.append((int(now * 1000), f"{message}\nRuntime.ExitError\n"))
-        max_mb = _megabytes(outcome.max_rss_kb)
-        init_ms = worker.init_ms if init is not None else None
-        events.append((int(now * 1000), logs.end_line(request_id)))
-        events.append(
-            (int(now * 1000), logs.report_line(request_id, duration_ms, spec.memory_mb, max_mb, init_ms))
+        result, events, healthy = results.completed(
+            spec, worker, init, outcome, request_id, tail, started_at, duration_ms, self._clock()
         )
-        events.extend(after_report)
         self._emit(spec, worker.stream_name, events)
-        result = InvocationResult(
-            status=status,
-            payload=body,
-            function_error=function_error,
-            log_tail=logs.tail(events) if tail else "",
-            duration_ms=round(duration_ms, 2),
-            billed_ms=logs.billed_ms(duration_ms),
-            max_memory_mb=max_mb,
-            init_duration_ms=round(init_ms, 2) if init_ms is not None else None,
-            log_stream_name=worker.stream_name,
-            request_id=request_id,
-            executed_version=spec.version,
-        )
-        return result, outcome.kind in ("ok", "error") and worker.alive
+        return result, healthy
 
     def _init_failed(
         self, spec: FunctionSpec, worker: WorkerProcess, init: PhaseOutcome, request_id: str, tail: bool
     ) -> InvocationResult:
-        now = self._clock()
-        init_ms = worker.init_ms or 0.0
-        if init.kind == "error":
-            body = init.payload
-        elif init.kind == "timeout":
-            body = json.dumps(
-                {"errorMessage": logs.timeout_message(now, request_id, init_ms / 1000.0)}
-            ).encode()
-        else:
-            message = f"RequestId: {request_id} Error: Runtime exited with error: {init.exit_detail}"
-            body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
-        stamp = int(now * 1000)
-        max_mb = _megabytes(init.max_rss_kb)
-        events = [
-            *init.events,
-            (stamp, logs.start_line(request_id, spec.version)),
-            (stamp, logs.end_line(request_id)),
-            (stamp, logs.report_line(request_id, 0.0, spec.memory_mb, max_mb, init_ms)),
-        ]
+        result, events = results.init_failed(spec, worker, init, request_id, tail, self._clock())
         self._emit(spec, worker.stream_name, events)
-        return InvocationResult(
-            status="timeout" if init.kind == "timeout" else "error",
-            payload=body,
-            function_error="Unhandled",
-            log_tail=logs.tail(events) if tail else "",
-            duration_ms=0.0,
-            billed_ms=0,
-            max_memory_mb=max_mb,
-            init_duration_ms=round(init_ms, 2),
-            log_stream_name=worker.stream_name,
-            request_id=request_id,
-            executed_version=spec.version,
-        )
+        return result
 
     def _check_open(self) -> None:
         if self._closed:
@@ -434,7 +513,3 @@ class FunctionRuntime:
                 stale = [w for w in pool.idle if w.last_used < cutoff or not w.alive]
                 pool.idle = [w for w in pool.idle if w not in stale]
                 await asyncio.gather(*(self._retire(pool, worker) for worker in stale))
-
-
-def _megabytes(kilobytes: int) -> int:
-    return max(1, -(-kilobytes // 1024))

@@ -84,7 +84,11 @@ class LambdaContext:
         self.identity = CognitoIdentity(header.get("identity"))
         client_context = header.get("clientContext")
         self.client_context = ClientContext(client_context) if isinstance(client_context, dict) else None
-        self._deadline_ms = int(header.get("deadlineMs", 0))
+        timeout_ms = header.get("timeoutMs")
+        if timeout_ms is not None:
+            self._deadline_ms = int(time.time() * 1000) + int(timeout_ms)
+        else:
+            self._deadline_ms = int(header.get("deadlineMs", 0))
 
     def get_remaining_time_in_millis(self) -> int:
         return max(self._deadline_ms - int(time.time() * 1000), 0)

@@ -327,7 +327,7 @@ class LambdaService:
             ctx = RequestContext(parsed.account, parsed.region, "")
             spec = self._cached_spec(ctx, parsed.resource.split(":", 1)[1])
             self._specs_by_arn[arn] = spec
-        return await self.runtime.invoke(spec, payload, defer_logs=True)
+        return await self.runtime.invoke_queued(spec, payload)
 
     async def Invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         spec = self._cached_spec(ctx, params["FunctionName"])
