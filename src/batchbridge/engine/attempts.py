@@ -77,9 +77,14 @@ def launch_spec(
     images: Mapping[str, Sequence[str]],
     kill_grace_seconds: float,
     gate_vcpus: float | None = None,
+    base_env: Mapping[str, str] | None = None,
 ) -> LaunchSpec:
-    """The attempt's launch; ``gate_vcpus`` (start-ahead) is its compute environment's capacity."""
-    env = base_environment()
+    """The attempt's launch; ``gate_vcpus`` (start-ahead) is its compute environment's capacity.
+
+    ``base_env`` is the host part of the environment (:func:`base_environment` when absent), which
+    an engine reads once instead of once per launch.
+    """
+    env = dict(base_env) if base_env is not None else base_environment()
     env.update(user_environment(job.container))
     env["AWS_BATCH_JOB_ID"] = job.job_id
     env["AWS_BATCH_JOB_ATTEMPT"] = str(job.run.attempt)

@@ -60,6 +60,7 @@ from batchbridge.executors.base import (
     AttemptInfo,
     Executor,
     OutputLine,
+    base_environment,
     supports_start_ahead,
 )
 from batchbridge.store import jobs as job_store
@@ -100,6 +101,8 @@ class JobEngine:
         self.passes = 0
         self.start_ahead = supports_start_ahead(executor)
         self._gates: dict[str, float] = {}
+        self._placement = placement_of(executor)
+        self._base_env = base_environment()
 
     async def start(self) -> None:
         await self.executor.start()
@@ -193,8 +196,7 @@ class JobEngine:
                 for sq in queues:
                     for target in sq.targets:
                         self._gates[target.compute_environment.arn] = target.capacity.vcpus
-            placement = placement_of(self.executor)
-            placed = place_runnable(conn, writer, queues, self.usage, BATCH, placement, lookahead)
+            placed = place_runnable(conn, writer, queues, self.usage, BATCH, self._placement, lookahead)
             writer.finish()
         loop = asyncio.get_running_loop()
         for job in placed:
@@ -279,6 +281,7 @@ class JobEngine:
                 images=self.settings.images,
                 kill_grace_seconds=self.settings.kill_grace_seconds,
                 gate_vcpus=gate,
+                base_env=self._base_env,
             )
             info = await self.executor.launch(spec)
         except asyncio.CancelledError:

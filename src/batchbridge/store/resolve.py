@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -38,6 +39,7 @@ from batchbridge.store.resources import (
     get_job_definition,
     get_job_queue,
     latest_active_job_definition,
+    placement_version,
 )
 
 ConnOrDb = sqlite3.Connection | Database
@@ -176,6 +178,12 @@ class SchedulingQueue:
     targets: list[PlacementTarget]
 
 
+_SchedulingKey = tuple[int, int, int]
+_SCHEDULING: weakref.WeakKeyDictionary[Database, tuple[_SchedulingKey, list[SchedulingQueue]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def list_job_queues_for_scheduling(source: ConnOrDb, memory_mib: int = 0) -> list[SchedulingQueue]:
     """What the scheduler may place jobs in, across every account and region.
 
@@ -184,11 +192,28 @@ def list_job_queues_for_scheduling(source: ConnOrDb, memory_mib: int = 0) -> lis
     ascending ``order``.  DISABLED queues and DISABLED compute environments are left out: AWS
     places no new jobs there, while jobs already started keep running.  ``memory_mib`` is
     ``Settings.memory_mib`` (0: the machine's memory).
+
+    Read through a :class:`Database`, the list is kept until a compute environment or queue is
+    written in this process (:func:`~batchbridge.store.resources.placement_version`) or another
+    connection commits to the file (``PRAGMA data_version``), so a scheduler pass with nothing
+    changed costs one pragma instead of two queries and their JSON.
     """
-    with _connection(source) as conn:
-        queues = enabled_job_queues(conn)
-        wanted = sorted({arn for queue in queues for arn in queue.compute_environment_arns})
-        envs = compute_environments_by_arn(conn, wanted)
+    if not isinstance(source, Database):
+        return _read_scheduling(source, memory_mib)
+    with source.read() as conn:
+        key = (placement_version(), int(conn.execute("PRAGMA data_version").fetchone()[0]), memory_mib)
+        cached = _SCHEDULING.get(source)
+        if cached is not None and cached[0] == key:
+            return list(cached[1])
+        result = _read_scheduling(conn, memory_mib)
+    _SCHEDULING[source] = (key, result)
+    return list(result)
+
+
+def _read_scheduling(conn: sqlite3.Connection, memory_mib: int) -> list[SchedulingQueue]:
+    queues = enabled_job_queues(conn)
+    wanted = sorted({arn for queue in queues for arn in queue.compute_environment_arns})
+    envs = compute_environments_by_arn(conn, wanted)
     result: list[SchedulingQueue] = []
     for queue in queues:
         targets = [

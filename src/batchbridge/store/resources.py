@@ -8,6 +8,10 @@ compute environment still attached?" (AWS refuses to delete it then) is one inde
 Job definition revisions are never deleted (AWS deletes INACTIVE ones after 180 days; we keep
 them), so ``MAX(revision) + 1`` never reuses a number.  Job rows elsewhere refer to queues and
 definitions by ARN text, without foreign keys, because a deleted queue's jobs stay describable.
+
+Every write of a compute environment or a job queue (insert, update, delete, links) bumps the
+in-process counter read by :func:`placement_version`, so a reader can keep what it derived from
+these tables (the scheduler's queue list) until the counter moves.
 """
 
 from __future__ import annotations
@@ -20,6 +24,23 @@ from typing import Any
 
 from batchbridge.domain.resources import ComputeEnvironment, JobDefinition, JobQueue
 from batchbridge.store.tags import drop_tags, get_tags_many
+
+_VERSION = [0]
+
+
+def placement_version() -> int:
+    """Counter of compute environment and job queue writes made in this process (any database).
+
+    It moves inside the writing transaction, before its commit: a reader that keys a cache on it
+    must also key on ``PRAGMA data_version`` (commits of other connections) and read under the
+    database's lock, as :func:`batchbridge.store.resolve.list_job_queues_for_scheduling` does.
+    """
+    return _VERSION[0]
+
+
+def _bump() -> None:
+    _VERSION[0] += 1
+
 
 MIGRATIONS = (
     (
@@ -96,6 +117,7 @@ def insert_compute_environment(
     conn: sqlite3.Connection, account: str, region: str, ce: ComputeEnvironment
 ) -> None:
     """Store a new compute environment (the caller has checked that the name is free)."""
+    _bump()
     conn.execute(
         "INSERT INTO compute_environments (arn, account, region, name, state, status, detail, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -105,6 +127,7 @@ def insert_compute_environment(
 
 def update_compute_environment(conn: sqlite3.Connection, ce: ComputeEnvironment) -> None:
     """Replace the stored detail (and its indexed columns) of an existing compute environment."""
+    _bump()
     conn.execute(
         "UPDATE compute_environments SET state = ?, status = ?, detail = ? WHERE arn = ?",
         (ce.state, ce.detail["status"], _dump(ce.detail), ce.arn),
@@ -112,6 +135,7 @@ def update_compute_environment(conn: sqlite3.Connection, ce: ComputeEnvironment)
 
 
 def delete_compute_environment(conn: sqlite3.Connection, arn: str) -> None:
+    _bump()
     conn.execute("DELETE FROM compute_environments WHERE arn = ?", (arn,))
     drop_tags(conn, arn)
 
@@ -163,6 +187,7 @@ def _queue(row: sqlite3.Row, tags: dict[str, str] | None = None) -> JobQueue:
 
 
 def _link(conn: sqlite3.Connection, queue: JobQueue) -> None:
+    _bump()
     conn.execute("DELETE FROM job_queue_compute_environments WHERE queue_arn = ?", (queue.arn,))
     conn.executemany(
         "INSERT INTO job_queue_compute_environments (queue_arn, ce_arn, ord) VALUES (?, ?, ?)",
@@ -175,6 +200,7 @@ def _link(conn: sqlite3.Connection, queue: JobQueue) -> None:
 
 def insert_job_queue(conn: sqlite3.Connection, account: str, region: str, queue: JobQueue) -> None:
     """Store a new job queue and its compute environment links."""
+    _bump()
     conn.execute(
         "INSERT INTO job_queues (arn, account, region, name, state, status, priority, detail, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -195,6 +221,7 @@ def insert_job_queue(conn: sqlite3.Connection, account: str, region: str, queue:
 
 def update_job_queue(conn: sqlite3.Connection, queue: JobQueue) -> None:
     """Replace the stored detail, indexed columns and links of an existing job queue."""
+    _bump()
     conn.execute(
         "UPDATE job_queues SET state = ?, status = ?, priority = ?, detail = ? WHERE arn = ?",
         (queue.state, queue.detail["status"], queue.priority, _dump(queue.detail), queue.arn),
@@ -203,6 +230,7 @@ def update_job_queue(conn: sqlite3.Connection, queue: JobQueue) -> None:
 
 
 def delete_job_queue(conn: sqlite3.Connection, arn: str) -> None:
+    _bump()
     conn.execute("DELETE FROM job_queues WHERE arn = ?", (arn,))
     drop_tags(conn, arn)
 
