@@ -61,7 +61,9 @@ class Parts:
         self.sqs = SqsService(db, settings)
         self.executor = build_executor(settings)
         self.engine = JobEngine(db, settings, self.executor)
-        self.runtime = FunctionRuntime(Path(settings.data_dir) / "lambda", self._write_function_log)
+        self.runtime = FunctionRuntime(
+            Path(settings.data_dir) / "lambda", self._write_function_log, log_batch=db.transaction
+        )
         self.functions = LambdaService(db, settings, self.runtime)
         self.eventbridge: EventBridge = build_eventbridge(db, self.invokers())
 

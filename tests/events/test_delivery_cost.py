@@ -192,3 +192,17 @@ def test_append_matched_events_returns_the_seq_of_each_row(db: Database) -> None
     assert all(rows[s][1] == now for s in seqs)
     with db.read() as conn:
         assert [e.event_id for e in ds.unmatched_events(conn, 10)] == ["before"]
+
+
+def test_next_due_time_reads_the_pending_index(db: Database) -> None:
+    with db.read() as conn:
+        plan = " ".join(
+            str(tuple(r))
+            for r in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT MIN(next_attempt_at) FROM event_deliveries "
+                "WHERE status = 'pending'"
+            )
+        )
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "event_deliveries_due_at" in plan
+    assert "event_deliveries_due" not in names

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -141,3 +143,30 @@ def test_event_invocations_follow_every_update_of_the_function(tmp_path: Path) -
     assert (first, second, third) == (b'"red"', b'"blue"', b'"new code"')
     assert throttled == "TooManyRequestsException"
     assert missing == "ResourceNotFoundException"
+
+
+def test_one_buffered_write_runs_inside_one_log_batch(harness: Harness) -> None:
+    spec = harness.deploy(APP)
+    batches: list[int] = []
+
+    @contextlib.contextmanager
+    def batch() -> Iterator[None]:
+        before = len(harness.sink.calls)
+        yield
+        batches.append(len(harness.sink.calls) - before)
+
+    runtime = harness.make_runtime(log_flush_seconds=30.0, default_concurrency=2, log_batch=batch)
+
+    async def scenario() -> None:
+        await asyncio.gather(*(runtime.invoke_queued(spec, f'{{"n": {n}}}'.encode()) for n in range(6)))
+        runtime.flush_logs()
+
+    try:
+        harness.run(scenario())
+    finally:
+        harness.run(runtime.close())
+    streams = {stream for _, stream, _ in harness.sink.calls}
+    assert batches == [len(streams)]
+    assert sorted(m for m in harness.sink.messages() if m.startswith("saw")) == [
+        f"saw {n}\n" for n in range(6)
+    ]

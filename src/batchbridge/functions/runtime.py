@@ -95,8 +95,10 @@ class FunctionRuntime:
     """Runs functions in warm worker processes; log events go to ``log_sink(group, stream, events)``.
 
     ``base_dir`` holds the extracted packages (:attr:`code_root`) and each worker's ``TMPDIR``.
-    ``base_environment`` is given to every worker under the function's own variables (for example
-    ``AWS_ENDPOINT_URL`` and credentials so that handlers reach this server with boto3).
+    ``log_batch`` (for example ``Database.transaction``) wraps the sink calls of one buffered write,
+    so that the streams written together share one transaction.  ``base_environment`` is given to
+    every worker under the function's own variables (for example ``AWS_ENDPOINT_URL`` and
+    credentials so that handlers reach this server with boto3).
     """
 
     def __init__(
@@ -109,6 +111,7 @@ class FunctionRuntime:
         base_environment: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
         log_flush_seconds: float = LOG_FLUSH_SECONDS,
+        log_batch: Callable[[], contextlib.AbstractContextManager[object]] | None = None,
     ) -> None:
         self.base_dir = Path(base_dir)
         self._sink = log_sink
@@ -120,6 +123,7 @@ class FunctionRuntime:
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
         self._log_flush_seconds = log_flush_seconds
+        self._log_batch = log_batch or contextlib.nullcontext
         self._log_buffer: dict[tuple[str, str], list[LogEvent]] = {}
         self._log_buffered = 0
         self._log_timer: asyncio.TimerHandle | None = None
@@ -342,11 +346,17 @@ class FunctionRuntime:
             self._log_timer.cancel()
             self._log_timer = None
         buffered, self._log_buffer, self._log_buffered = self._log_buffer, {}, 0
-        for (group, stream), events in buffered.items():
-            try:
-                self._sink(group, stream, events)
-            except Exception:
-                _log.exception("log sink failed for %s %s", group, stream)
+        if not buffered:
+            return
+        try:
+            with self._log_batch():
+                for (group, stream), events in buffered.items():
+                    try:
+                        self._sink(group, stream, events)
+                    except Exception:
+                        _log.exception("log sink failed for %s %s", group, stream)
+        except Exception:
+            _log.exception("log batch failed")
 
     def _schedule_log_flush(self) -> None:
         if not self._log_buffer:

@@ -21,7 +21,9 @@ the claim reads each delivery together with its event's stored JSON (one query) 
 :attr:`BusEvent.event`; a target without input transformation receives :attr:`BusEvent.body` as
 stored.  Choice: deliveries waiting for a later retry stay in that index and are stepped over by the
 scan, which keeps the common case (a backlog of due deliveries) cheap at the price of a scan over
-deliveries in backoff.
+deliveries in backoff.  Every index over the status holds ``pending`` rows only (``deliveries-0003``
+replaced the index over every status), so recording a delivery as done rewrites its row and no index
+page; the start-up reset of ``in-flight`` rows reads the table once instead.
 """
 
 from __future__ import annotations
@@ -73,6 +75,13 @@ MIGRATIONS: Sequence[tuple[str, str]] = (
         "deliveries-0002",
         """
         CREATE INDEX event_deliveries_pending ON event_deliveries(seq) WHERE status = 'pending';
+        """,
+    ),
+    (
+        "deliveries-0003",
+        """
+        DROP INDEX event_deliveries_due;
+        CREATE INDEX event_deliveries_due_at ON event_deliveries(next_attempt_at) WHERE status = 'pending';
         """,
     ),
 )
