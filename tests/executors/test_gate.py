@@ -6,7 +6,13 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
-from batchbridge.executors.base import AttemptExit, AttemptState, LaunchSpec, supports_start_ahead
+from batchbridge.executors.base import (
+    TASK_FAILED_TO_START,
+    AttemptExit,
+    AttemptState,
+    LaunchSpec,
+    supports_start_ahead,
+)
 from batchbridge.executors.local import LocalExecutor
 
 from .conftest import collect, run, spec, started
@@ -155,3 +161,25 @@ def test_a_held_launch_the_new_server_does_not_know_is_dropped_unrun(data_dir: P
     exits = run(second_server())
     assert exits["long"].exit_code == 0
     assert not marker.exists()
+
+
+def test_a_held_launch_that_cannot_start_is_answered_then_fails_to_start(data_dir: Path) -> None:
+    async def scenario() -> tuple[list[int | None], dict[str, AttemptExit]]:
+        async with started(data_dir) as executor:
+            first = gated(data_dir, "first", "sleep 0.2", 1)
+            broken = dataclasses.replace(first, attempt_id="broken", command=["/nonexistent/program"])
+            after = gated(data_dir, "after", "true", 1)
+            launches = [asyncio.create_task(executor.launch(s)) for s in (first, broken, after)]
+            _, exits = await collect(executor, {"first", "broken", "after"}, timeout=30)
+            infos = await asyncio.gather(*launches)
+            return [info.started_at_ms for info in infos], exits
+
+    starts, exits = run(scenario())
+    assert starts[1] is None
+    assert exits["broken"].exit_code is None
+    assert exits["broken"].status_reason == TASK_FAILED_TO_START
+    assert exits["broken"].stopped_at_ms >= exits["first"].stopped_at_ms
+    assert exits["first"].exit_code == 0 and exits["after"].exit_code == 0
+    assert (exits["after"].started_at_ms or 0) >= exits["first"].stopped_at_ms, (
+        "the failed start gave its slot back to the next held launch"
+    )
