@@ -3,6 +3,7 @@ stored bytes sent as they are, the pending index used, in-flight claims survivin
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Mapping
@@ -206,3 +207,39 @@ def test_next_due_time_reads_the_pending_index(db: Database) -> None:
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "event_deliveries_due_at" in plan
     assert "event_deliveries_due" not in names
+
+
+async def test_a_pass_with_every_step_busy_commits_once(
+    db: Database, registry: RuleRegistry, ctx: RequestContext
+) -> None:
+    events = EventsService(db, registry)
+    events.PutRule(ctx, {"Name": "b", "EventPattern": json.dumps({"source": ["aws.batch", "my.app"]})})
+    events.PutTargets(ctx, {"Rule": "b", "Targets": [{"Id": "t", "Arn": LAMBDA}]})
+    capture = Capture()
+    dispatcher = Dispatcher(db, registry, {"lambda": capture})
+    with db.transaction() as conn:
+        outbox.append_events(
+            conn, [{"id": "o1", "source": "aws.batch", "detail-type": "t", "detail": {"jobId": "j1"}}]
+        )
+    put_all(events, ctx, [{"n": 1}])
+    statements: list[str] = []
+    with db.read() as conn:
+        conn.set_trace_callback(statements.append)
+    try:
+        dispatcher.step()
+        await asyncio.gather(*dispatcher._tasks)
+        with db.transaction() as conn:
+            outbox.append_events(
+                conn, [{"id": "o2", "source": "aws.batch", "detail-type": "t", "detail": {"jobId": "j2"}}]
+            )
+        statements.clear()
+        dispatcher.step()
+        await asyncio.gather(*dispatcher._tasks)
+    finally:
+        with db.read() as conn:
+            conn.set_trace_callback(None)
+    assert sum(s.strip().upper() == "COMMIT" for s in statements) == 1
+    assert len(capture.payloads) == 3
+    with db.read() as conn:
+        statuses = [d.status for d in ds.list_deliveries(conn)]
+    assert statuses == [ds.DELIVERED, ds.DELIVERED, ds.IN_FLIGHT]

@@ -22,6 +22,9 @@ deliveries.  Here each step is a transaction in the store, so a crash at any poi
    At most ``batch_size`` attempts are under way; a full dispatcher claims nothing more (and does
    not look for due deliveries) until attempts end.
 
+Steps 1-4 of one pass share one write transaction (each step a savepoint inside it), so a pass
+costs one commit however many steps have work; attempts start once the claim is committed.
+
 At start-up in-flight deliveries return to pending (they may have been attempted: at-least-once;
 this includes a success not yet recorded when the process died, a window of one pass).
 The loop sleeps until the next due time, and is woken at once by :meth:`Dispatcher.wake` (called
@@ -175,12 +178,20 @@ class Dispatcher:
         """One pass: ingest, fire, match, start due attempts; the next time work falls due."""
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
-        self.record_delivered()
-        self.ingest_outbox()
-        self.fire_schedules()
-        while self.match_events():
-            pass
-        self.start_due()
+        done, self._delivered = self._delivered, []
+        try:
+            with self.db.transaction() as conn:
+                if done:
+                    ds.finish_delivered(conn, done, self.clock.now())
+                self.ingest_outbox()
+                self.fire_schedules()
+                while self.match_events():
+                    pass
+                started = self._claim(conn)
+        except BaseException:
+            self._delivered[:0] = done
+            raise
+        self._launch(started)
         with self.db.read() as conn:
             due = ds.next_due_time(conn) if len(self._tasks) < self.batch_size else None
             times = [t for t in (due, es.next_schedule_time(conn)) if t is not None]
@@ -295,12 +306,16 @@ class Dispatcher:
 
     def start_due(self) -> int:
         """Claim due deliveries, up to ``batch_size`` under way, and start their attempts as tasks."""
-        room = self.batch_size - len(self._tasks)
-        if room <= 0:
-            return 0
-        now = self.clock.now()
         with self.db.transaction() as conn:
-            started = ds.claim_due(conn, now, room)
+            started = self._claim(conn)
+        return self._launch(started)
+
+    def _claim(self, conn: sqlite3.Connection) -> list[tuple[ds.Delivery, ds.BusEvent]]:
+        room = self.batch_size - len(self._tasks)
+        return ds.claim_due(conn, self.clock.now(), room) if room > 0 else []
+
+    def _launch(self, started: list[tuple[ds.Delivery, ds.BusEvent]]) -> int:
+        """Start the attempts of claimed deliveries (after the claim is committed)."""
         loop = asyncio.get_running_loop()
         for item, event in started:
             task = loop.create_task(self._attempt(item, event))
