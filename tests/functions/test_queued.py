@@ -111,3 +111,45 @@ def test_close_fails_invocations_still_queued(harness: Harness) -> None:
     failed = [o for o in outcomes if isinstance(o, ServiceError)]
     assert failed and len(failed) < 20
     assert all(isinstance(o, (InvocationResult, ServiceError)) for o in outcomes)
+
+
+def test_short_invocations_share_few_environments(harness: Harness) -> None:
+    spec = harness.deploy(APP)
+    runtime = harness.make_runtime(default_concurrency=10)
+
+    async def scenario() -> list[InvocationResult]:
+        await runtime.invoke_queued(spec, b'{"n": -1}')
+        return list(
+            await asyncio.gather(
+                *(runtime.invoke_queued(spec, json.dumps({"n": n}).encode()) for n in range(16))
+            )
+        )
+
+    try:
+        results = harness.run(scenario())
+    finally:
+        harness.run(runtime.close())
+    assert [json.loads(r.payload)["n"] for r in results] == list(range(16))
+    assert len({json.loads(r.payload)["pid"] for r in results}) <= 3
+
+
+def test_slow_invocations_each_get_a_free_environment(harness: Harness) -> None:
+    spec = harness.deploy(APP)
+    runtime = harness.make_runtime(default_concurrency=4)
+
+    async def scenario() -> tuple[list[InvocationResult], float]:
+        await runtime.invoke_queued(spec, b'{"n": -1, "sleep": 0.05}')
+        await asyncio.gather(*(runtime.invoke_queued(spec, b'{"n": -2}') for _ in range(4)))
+        await runtime.invoke_queued(spec, b'{"n": -3, "sleep": 0.05}')
+        began = asyncio.get_running_loop().time()
+        results = await asyncio.gather(
+            *(runtime.invoke_queued(spec, json.dumps({"n": n, "sleep": 0.5}).encode()) for n in range(4))
+        )
+        return list(results), asyncio.get_running_loop().time() - began
+
+    try:
+        results, took = harness.run(scenario())
+    finally:
+        harness.run(runtime.close())
+    assert len({json.loads(r.payload)["pid"] for r in results}) == 4
+    assert took < 1.5

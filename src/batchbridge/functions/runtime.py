@@ -22,8 +22,11 @@ Emulates Lambda's execution model for Python functions:
 
 Queued invocations (:meth:`FunctionRuntime.invoke_queued`, used for EventBridge deliveries, which
 AWS invokes asynchronously through Lambda's internal queue) wait in the function's queue; each
-environment that becomes free takes the oldest ones, up to ``QUEUE_BATCH`` and no more than its
-share of the queue, and receives them in one write on its command pipe.  It still runs them one at a
+environment that becomes free takes the oldest ones and receives them in one write on its command
+pipe.  While the function's invocations are short (the last one took under ``SHORT_INVOCATION_MS``)
+an environment takes up to ``QUEUE_BATCH`` of them and another environment is engaged only for
+what the engaged ones do not take; otherwise each takes one, so a slow handler never holds back the
+invocations queued behind it while an environment is free.  It still runs them one at a
 time, in order: each invocation's timeout, deadline, duration and START/END/REPORT lines start when
 the previous one ends.  Concurrency still counts environments.  Choice: when an environment dies or
 times out, the invocations it had not reached go back to the front of the queue and run on another
@@ -63,6 +66,8 @@ _log = logging.getLogger(__name__)
 INIT_TIMEOUT_SECONDS = 10.0
 #: Most invocations one environment receives in one write (queued invocations only).
 QUEUE_BATCH = 8
+#: Invocations shorter than this (milliseconds) let an environment take a batch of queued ones.
+SHORT_INVOCATION_MS = 10.0
 #: How long deferred log events may wait before they are written.
 LOG_FLUSH_SECONDS = 0.05
 #: A buffer holding this many events is written at once.
@@ -83,6 +88,7 @@ class _Queued:
 class _Pool:
     queue: collections.deque[_Queued] = dataclasses.field(default_factory=collections.deque)
     starting: int = 0
+    batch: int = 1
     idle: list[WorkerProcess] = dataclasses.field(default_factory=list)
     workers: set[WorkerProcess] = dataclasses.field(default_factory=set)
     busy: int = 0
@@ -240,9 +246,9 @@ class FunctionRuntime:
         return limit
 
     def _pump(self, pool: _Pool) -> None:
-        """Give queued invocations the free environments: one server task per slot, at most one
-        per queued invocation."""
-        while pool.queue and pool.starting < len(pool.queue):
+        """Give queued invocations free environments: one server task per slot, only for queued
+        invocations that the servers already starting will not take."""
+        while pool.queue and pool.starting * pool.batch < len(pool.queue):
             spec = pool.queue[0].spec
             limit = (
                 spec.reserved_concurrency
@@ -259,11 +265,11 @@ class FunctionRuntime:
 
     def _take_batch(self, pool: _Pool) -> list[_Queued]:
         """The oldest queued invocations of one configuration: this server's share, at most
-        ``QUEUE_BATCH``."""
+        ``pool.batch``."""
         share = -(-len(pool.queue) // (pool.starting + 1))
         first = pool.queue.popleft()
         batch = [first]
-        while pool.queue and len(batch) < min(QUEUE_BATCH, share):
+        while pool.queue and len(batch) < min(pool.batch, share):
             if pool.queue[0].spec.fingerprint != first.spec.fingerprint:
                 break
             batch.append(pool.queue.popleft())
@@ -320,6 +326,7 @@ class FunctionRuntime:
             result, healthy = self._complete(
                 spec, worker, init if index == 0 else None, outcome, item.request_id, False, started_at, began
             )
+            pool.batch = QUEUE_BATCH if result.duration_ms < SHORT_INVOCATION_MS else 1
             if not item.result.done():
                 item.result.set_result(result)
             if not healthy:
