@@ -21,17 +21,17 @@ Contract for the consumer (the EventBridge bus):
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import sqlite3
-import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from batchbridge.store.db import Database
+from batchbridge.store.signals import signal_for
+
+TOPIC = "outbox"
 
 MIGRATIONS: Sequence[tuple[str, str]] = (
     (
@@ -67,46 +67,6 @@ class OutboxEvent:
     event: dict[str, Any]
     created_at: int
     consumed: bool
-
-
-class _Signal:
-    """Per-database wake-up: listeners plus asyncio events of the waiting consumers."""
-
-    def __init__(self) -> None:
-        self.listeners: list[Callable[[], None]] = []
-        self.waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
-        self.pending = False
-        self.lock = threading.Lock()
-
-    def fire(self) -> None:
-        with self.lock:
-            self.pending = True
-            waiters = list(self.waiters)
-            listeners = list(self.listeners)
-        for loop, event in waiters:
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is loop:
-                event.set()
-            elif not loop.is_closed():
-                loop.call_soon_threadsafe(event.set)
-        for listener in listeners:
-            listener()
-
-
-_SIGNALS: weakref.WeakKeyDictionary[Database, _Signal] = weakref.WeakKeyDictionary()
-_SIGNALS_LOCK = threading.Lock()
-
-
-def _signal(db: Database) -> _Signal:
-    with _SIGNALS_LOCK:
-        sig = _SIGNALS.get(db)
-        if sig is None:
-            sig = _Signal()
-            _SIGNALS[db] = sig
-        return sig
 
 
 _INSERT = (
@@ -156,7 +116,7 @@ def events_for_job(conn: sqlite3.Connection, job_id: str) -> list[dict[str, Any]
 
 def notify(db: Database) -> None:
     """Wake the consumers of ``db``'s outbox; call it after the commit that wrote events."""
-    _signal(db).fire()
+    signal_for(db, TOPIC).fire()
 
 
 def _row(row: sqlite3.Row) -> OutboxEvent:
@@ -206,26 +166,8 @@ class Outbox:
         notify(self.db)
 
     def add_listener(self, callback: Callable[[], None]) -> None:
-        sig = _signal(self.db)
-        with sig.lock:
-            sig.listeners.append(callback)
+        signal_for(self.db, TOPIC).add_listener(callback)
 
     async def wait(self, timeout: float | None = None) -> bool:
         """Sleep until a producer notifies (``True``) or ``timeout`` seconds pass (``False``)."""
-        sig = _signal(self.db)
-        event = asyncio.Event()
-        entry = (asyncio.get_running_loop(), event)
-        with sig.lock:
-            if sig.pending:
-                sig.pending = False
-                return True
-            sig.waiters.append(entry)
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            with sig.lock:
-                sig.waiters.remove(entry)
-                sig.pending = False
+        return await signal_for(self.db, TOPIC).wait(timeout)
