@@ -41,8 +41,8 @@ CONTAINER_LIST_MEMBERS = (
 
 
 @dataclasses.dataclass(frozen=True)
-class ComputeEnvironment:
-    """One compute environment; ``detail`` is its ``ComputeEnvironmentDetail`` minus ``tags``."""
+class _StatefulResource:
+    """A compute environment or job queue: AWS-shaped ``detail`` with an ENABLED/DISABLED state."""
 
     arn: str
     name: str
@@ -57,6 +57,11 @@ class ComputeEnvironment:
     @property
     def enabled(self) -> bool:
         return self.state == "ENABLED"
+
+
+@dataclasses.dataclass(frozen=True)
+class ComputeEnvironment(_StatefulResource):
+    """One compute environment; ``detail`` is its ``ComputeEnvironmentDetail`` minus ``tags``."""
 
     @property
     def type(self) -> str:
@@ -75,22 +80,8 @@ class ComputeEnvironment:
 
 
 @dataclasses.dataclass(frozen=True)
-class JobQueue:
+class JobQueue(_StatefulResource):
     """One job queue; ``detail`` is its ``JobQueueDetail`` minus ``tags`` (CE order holds ARNs)."""
-
-    arn: str
-    name: str
-    detail: Mapping[str, Any]
-    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    seq: int = 0
-
-    @property
-    def state(self) -> str:
-        return str(self.detail.get("state", "ENABLED"))
-
-    @property
-    def enabled(self) -> bool:
-        return self.state == "ENABLED"
 
     @property
     def priority(self) -> int:
