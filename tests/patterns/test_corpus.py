@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,11 @@ from batchbridge.patterns import RuleMatcher, matches, validate
 from batchbridge.patterns.parse import ERROR_PREFIX
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "event-patterns-aws-validated.jsonl"
+
+if not CORPUS.is_file() and not os.environ.get("CI"):
+    # The corpus lives beside the repository in the project's workspace (and in CI, where its
+    # absence fails the run below); a clone on its own has only the project's own cases.
+    pytest.skip(f"AWS-recorded corpus not present at {CORPUS}", allow_module_level=True)
 
 
 def _cases() -> list[dict[str, Any]]:
