@@ -65,7 +65,9 @@ _GUARD_STARTED: dict[str, float] = {}
 class AttemptRunner:
     """The body of the per-attempt actor.  Every method runs on the actor's event loop."""
 
-    def __init__(self, spec: dict[str, Any], node_root: str | None, key: str) -> None:
+    def __init__(
+        self, spec: dict[str, Any], node_root: str | None, key: str, node: tuple[str, str] | None = None
+    ) -> None:
         self.spec = LaunchSpec.from_json(spec)
         self.root = Path(node_root or node_root_default())
         self.key = key
@@ -73,8 +75,7 @@ class AttemptRunner:
         self.attempt: AttemptProcess | None = None
         self.lines: list[list[Any]] = []
         self.exit: AttemptExit | None = None
-        self.node_id = ""
-        self.node_ip = ""
+        self.node_id, self.node_ip = node or ("", "")
         self._changed: asyncio.Event | None = None
         self._sampler: asyncio.Task[None] | None = None
         self._guard_proc: subprocess.Popen[bytes] | None = None
@@ -93,8 +94,9 @@ class AttemptRunner:
         ray: Any = importlib.import_module("ray")
 
         context = ray.get_runtime_context()
-        self.node_id = context.get_node_id()
-        self.node_ip = ray.util.get_node_ip_address()
+        if not self.node_id:
+            self.node_id = context.get_node_id()
+            self.node_ip = ray.util.get_node_ip_address()
         loop = asyncio.get_running_loop()
         self._changed = asyncio.Event()
         write_actor_record(self.root, self.key)
@@ -183,6 +185,22 @@ class AttemptRunner:
         exit = self.exit
         done = exit is not None and last >= exit.output_lines
         return {"lines": lines, "exit": exit.to_json() if done and exit is not None else None}
+
+    async def settle(self, wait_seconds: float) -> dict[str, Any]:
+        """Wait up to ``wait_seconds`` for the exit, then answer as :meth:`poll` from the start.
+
+        A short attempt's launch brings back its output and exit in the same call.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        while self.exit is None and self._changed is not None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        return await self.poll(0, 0)
 
     # -- control ---------------------------------------------------------------------------
 

@@ -17,7 +17,8 @@ Options: ``compute_environment`` names the compute environment in error messages
 a compute environment can be bound to the nodes started with them (``ray start --resources``);
 ``node_dir`` is the folder each node keeps its attempt records in (default
 ``$TMPDIR/batchbridge-ray-<uid>`` on the node); ``idle_seconds`` is how long a warm actor with
-nothing to run is kept.  A ``host:port`` address that nothing listens on fails
+nothing to run is kept; ``settle_seconds`` how long a launch waits on the actor for an early exit
+(0: never).  A ``host:port`` address that nothing listens on fails
 :meth:`RayExecutor.start` at once with a ClientException naming the address.
 
 Every node needs batchbridge and Ray installed in the same Python (``pip install
@@ -40,9 +41,11 @@ each other's actors.  An attempt holds its actor until its exit is acknowledged.
 Identity: :class:`~batchbridge.executors.base.AttemptInfo` carries the node's IP as ``host_id`` and
 the Ray node id as ``container_instance_id`` (the engine's ``containerInstanceArn``).
 
-Output and exit: a follower per attempt long-polls its actor (``poll(after_seq)``, batched; the
-first poll leaves together with the launch) and delivers the lines in order while the attempt
-runs, then exactly one exit with the local executor's exit codes and reasons.
+Output and exit: the launch call waits up to :data:`SETTLE_SECONDS` on the actor and brings back
+the output and exit of an attempt that ended by then (one actor call from launch to exit); for a
+longer attempt a follower long-polls its actor (``poll(after_seq)``, batched) and delivers the
+lines in order while the attempt runs, then exactly one exit with the local executor's exit codes
+and reasons.
 
 :meth:`RayExecutor.launch` returns once Ray has placed the actor and the command runs; while the
 cluster has no room for it, the launch waits (the engine launches only what ``capacity()`` and
@@ -109,6 +112,9 @@ NODE_REFRESH = 2.0
 DESCRIBE_TIMEOUT = 15.0
 #: Seconds a warm actor with nothing to run is kept by default.
 IDLE_SECONDS = 30.0
+#: Seconds the launch call waits on the actor for the attempt's exit, so that an attempt that ends
+#: at once (``true``) is launched and delivered in one actor call; a longer one is followed by polls.
+SETTLE_SECONDS = 0.01
 #: Concurrent calls one warm actor serves (its attempt's launch, polls, stop, describe).
 ACTOR_CONCURRENCY = 64
 
@@ -126,12 +132,14 @@ class RayExecutor:
         resources: Mapping[str, float] | None = None,
         node_dir: str | None = None,
         idle_seconds: float = IDLE_SECONDS,
+        settle_seconds: float = SETTLE_SECONDS,
     ) -> None:
         self.address = address
         self.data_dir = Path(data_dir)
         self.namespace = namespace
         self.resources = dict(resources or {})
         self.node_dir = node_dir
+        self.settle_seconds = settle_seconds
         self._ray: ModuleType = import_ray(compute_environment or address)
         self._actor_class: Any = None
         self.installation = ""
@@ -281,8 +289,7 @@ class RayExecutor:
                 slot = await self._new_slot(shape)
             slot.attempt_id = aid
             self._running[aid] = slot
-            run_ref = slot.handle.run.remote(spec.to_json(), self._attempt_key(aid))
-            first_poll = slot.handle.poll.remote(aid, 0, POLL_WAIT)
+            run_ref = slot.handle.run.remote(spec.to_json(), self._attempt_key(aid), self.settle_seconds)
             try:
                 described = await run_ref
             except errors.RayError as error:
@@ -292,7 +299,13 @@ class RayExecutor:
                     continue
                 self._emit_host_lost(aid, slot.node_id or None)
                 return AttemptInfo(aid, "", "", None, None)
-            return self._follow(aid, slot, described, 0, first_poll)
+            early: Mapping[str, Any] | None = described.get("early")
+            if early is None:
+                return self._follow(aid, slot, described, 0)
+            after_seq, ended = self._deliver(aid, early, 0)
+            if ended:
+                return self._info(aid, slot, described)
+            return self._follow(aid, slot, described, after_seq)
         self._emit_host_lost(aid, None)
         return AttemptInfo(aid, "", "", None, None)
 
@@ -335,15 +348,22 @@ class RayExecutor:
                 if reply.get("gone"):
                     self._emit_host_lost(aid, slot.node_id or None)
                     return
-                for seq, stamp, stream, text in reply["lines"]:
-                    self._events.put_nowait(OutputLine(aid, stamp, STREAM_NAMES[stream], text, seq))
-                    after_seq = seq
-                if reply["exit"] is not None:
-                    self._events.put_nowait(AttemptExit.from_json(reply["exit"]))
+                after_seq, ended = self._deliver(aid, reply, after_seq)
+                if ended:
                     return
         finally:
             if self._followers.get(aid) is asyncio.current_task():
                 del self._followers[aid]
+
+    def _deliver(self, aid: str, reply: Mapping[str, Any], after_seq: int) -> tuple[int, bool]:
+        """Queue a poll's lines, then its exit; returns the last ``seq`` and whether it ended."""
+        for seq, stamp, stream, text in reply["lines"]:
+            self._events.put_nowait(OutputLine(aid, stamp, STREAM_NAMES[stream], text, seq))
+            after_seq = seq
+        if reply["exit"] is not None:
+            self._events.put_nowait(AttemptExit.from_json(reply["exit"]))
+            return after_seq, True
+        return after_seq, False
 
     def _emit_host_lost(self, attempt_id: str, node_id: str | None) -> None:
         self._events.put_nowait(

@@ -51,14 +51,31 @@ def attempts_folder(root: Path) -> Path:
     return root / "attempts"
 
 
+_ACTOR_RECORD: dict[int, bytes] = {}
+
+
+def _actor_record() -> bytes:
+    """This process's record (pid and start time), read from /proc once per process."""
+    pid = os.getpid()
+    record = _ACTOR_RECORD.get(pid)
+    if record is None:
+        record = json.dumps({"pid": pid, "started_at_ms": process_started_at_ms(pid)}).encode()
+        _ACTOR_RECORD.clear()
+        _ACTOR_RECORD[pid] = record
+    return record
+
+
 def write_actor_record(root: Path, key: str) -> Path:
     """Record this process (the actor's worker) as the owner of attempt ``key``."""
     folder = attempts_folder(root)
     folder.mkdir(parents=True, exist_ok=True)
-    pid = os.getpid()
     path = folder / f"{key}{ACTOR_SUFFIX}"
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"pid": pid, "started_at_ms": process_started_at_ms(pid)}))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, _actor_record())
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
     return path
 

@@ -72,8 +72,13 @@ class WarmRunner:
         self._locate()
         return self.describe_now()
 
-    async def run(self, spec: dict[str, Any], key: str) -> dict[str, Any]:
-        """Start ``spec`` (the previous attempt, if any, is released first); idempotent per attempt."""
+    async def run(self, spec: dict[str, Any], key: str, settle_seconds: float = 0.0) -> dict[str, Any]:
+        """Start ``spec`` (the previous attempt, if any, is released first); idempotent per attempt.
+
+        With ``settle_seconds``, the answer also carries under ``"early"`` what a first poll would
+        (its lines and, if it ended within that time, its exit), so that an attempt as short as
+        ``true`` costs one actor call from launch to exit.
+        """
         self._locate()
         attempt_id = str(spec["attempt_id"])
         if self.runner is not None and self.attempt_id == attempt_id:
@@ -82,12 +87,15 @@ class WarmRunner:
             if self.runner.exit is None and self.runner.attempt is not None:
                 raise BusyError(f"{self.name} runs attempt {self.attempt_id}")
             self.runner.cleanup()
-        runner = AttemptRunner(spec, self.node_root, key)
+        runner = AttemptRunner(spec, self.node_root, key, (self.node_id, self.node_ip))
         self.runner = runner
         self.attempt_id = attempt_id
         self.runs += 1
         self._arrived.set()
-        return await runner.start()
+        described = await runner.start()
+        if settle_seconds > 0:
+            described["early"] = await runner.settle(settle_seconds)
+        return described
 
     async def poll(self, attempt_id: str, after_seq: int, wait_seconds: float) -> dict[str, Any]:
         """The attempt's lines after ``after_seq`` and, once all are out, its exit (long poll).
