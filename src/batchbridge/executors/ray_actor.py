@@ -1,28 +1,28 @@
-"""The Ray actor that runs one attempt on a cluster node, with the local executor's supervision.
+"""One attempt on a cluster node, supervised as the local executor supervises it.
 
-One named, detached actor per attempt (see :mod:`batchbridge.executors.ray_executor`).  Inside it
-the command runs exactly as under the local host agent, through the same
-:class:`~batchbridge.executors.process.AttemptProcess`: its own process group, the launch spec's
-environment and working folder (created on the node), SIGTERM then SIGKILL after the grace on stop
-or timeout, the group killed when the main process exits, MEMORY enforced by sampling the group's
-resident memory every ``sample_interval`` seconds (``OutOfMemoryError: Container killed due to
-memory usage``, exit code 137) and AWS Batch's reason texts in the exit.
+A warm actor (:class:`batchbridge.executors.ray_warm.WarmRunner`) runs its attempts one at a time,
+each through an :class:`AttemptRunner`. The command runs exactly as under the local host agent,
+through the same :class:`~batchbridge.executors.process.AttemptProcess`: its own process group, the
+launch spec's environment and working folder (created on the node), SIGTERM then SIGKILL after the
+grace on stop or timeout, the group killed when the main process exits, MEMORY enforced by sampling
+the group's resident memory every ``sample_interval`` seconds (``OutOfMemoryError: Container killed
+due to memory usage``, exit code 137) and AWS Batch's reason texts in the exit.
 
 GPUs: Ray gives the actor its GPUs (``num_gpus``) and the command receives them as
-``CUDA_VISIBLE_DEVICES``, the variable the NVIDIA runtime of an ECS GPU task sets from its
-assigned devices.
+``CUDA_VISIBLE_DEVICES``, the variable the NVIDIA runtime of an ECS GPU task sets from its assigned
+devices.
 
-The actor keeps its output lines (each with its ``seq``) and its exit until the executor
+The runner keeps its output lines (each with its ``seq``) and its exit until the executor
 acknowledges the exit (:meth:`AttemptRunner.finish`), so that a restarted server finds both again
-by the actor's name.  Lines are served by :meth:`AttemptRunner.poll`, a long poll that answers as
-soon as there is something after the caller's ``seq``.  The newest :data:`MEMORY_LINES` lines are
-held in memory; older ones are read back from the attempt's output log in the node folder.
+through the warm actor that holds it. Lines are served by :meth:`AttemptRunner.poll`, a long poll
+that answers as soon as there is something after the caller's ``seq``. The newest
+:data:`MEMORY_LINES` lines are held in memory; older ones are read back from the attempt's output
+log in the node folder.
 
 Should the actor's worker die (node lost, worker killed), the node guard
 (:mod:`batchbridge.executors.ray_guard`) kills the command's process group.
 
-This module imports Ray only inside the actor's methods; the class is turned into a Ray actor by
-the executor with ``ray.remote(AttemptRunner)``.
+This module imports Ray only inside its methods.
 """
 
 from __future__ import annotations
