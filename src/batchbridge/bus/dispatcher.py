@@ -220,7 +220,9 @@ class Dispatcher:
         with self.db.transaction() as conn:
             targets_of: dict[int, tuple[es.RuleRecord | None, list[es.TargetRecord]]] = {}
             new: list[ds.NewDelivery] = []
-            seqs = ds.append_matched_events(conn, DEFAULT_BUS, [item.event for item in pending], now)
+            seqs = ds.append_matched_events(
+                conn, DEFAULT_BUS, [item.event for item in pending], now, [item.body for item in pending]
+            )
             for seq, item in zip(seqs, pending, strict=True):
                 rule_ids = self.registry.match(DEFAULT_BUS, item.event)
                 if rule_ids:

@@ -212,18 +212,29 @@ def append_bus_event(
 
 
 def append_matched_events(
-    conn: sqlite3.Connection, bus: str, events: Sequence[dict[str, Any]], now: float
+    conn: sqlite3.Connection,
+    bus: str,
+    events: Sequence[dict[str, Any]],
+    now: float,
+    bodies: Sequence[str] | None = None,
 ) -> list[int]:
     """Record ``events`` on ``bus`` as already matched, in one statement; their ``seq`` in order.
 
-    The caller writes their deliveries in the same transaction.  Inside a write transaction nobody
-    else inserts, so the rows take consecutive ``seq`` values ending at ``last_insert_rowid()``.
+    ``bodies``, when given, are the events' stored JSON texts (compact UTF-8, as the outbox keeps
+    them), written as they are instead of encoding each event again.  The caller writes their
+    deliveries in the same transaction.  Inside a write transaction nobody else inserts, so the
+    rows take consecutive ``seq`` values ending at ``last_insert_rowid()``.
     """
     if not events:
         return []
+    texts = (
+        bodies
+        if bodies is not None
+        else [json.dumps(e, separators=(",", ":"), ensure_ascii=False) for e in events]
+    )
     conn.executemany(
         "INSERT INTO bus_events(event_id, bus, body, ingested_at, matched_at) VALUES (?, ?, ?, ?, ?)",
-        [(e["id"], bus, json.dumps(e, separators=(",", ":"), ensure_ascii=False), now, now) for e in events],
+        [(e["id"], bus, text, now, now) for e, text in zip(events, texts, strict=True)],
     )
     last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
     return list(range(last - len(events) + 1, last + 1))

@@ -62,11 +62,19 @@ MIGRATIONS: Sequence[tuple[str, str]] = (
 
 @dataclasses.dataclass(frozen=True)
 class OutboxEvent:
+    """One stored event: ``event`` parsed, ``body`` the stored JSON text it was parsed from."""
+
     position: int
     event_id: str
     event: dict[str, Any]
     created_at: int
     consumed: bool
+    body: str = ""
+
+
+def encode_event(event: dict[str, Any]) -> str:
+    """The stored form of an event: compact UTF-8 JSON (no ``\\u`` escapes), as buses store it."""
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
 
 
 _INSERT = (
@@ -82,7 +90,7 @@ def append_event(conn: sqlite3.Connection, event: dict[str, Any]) -> int:
             event["id"],
             event["source"],
             event["detail-type"],
-            json.dumps(event, separators=(",", ":")),
+            encode_event(event),
             int(time.time() * 1000),
             _job_id(event),
         ),
@@ -95,10 +103,7 @@ def append_events(conn: sqlite3.Connection, events: Iterable[dict[str, Any]]) ->
     now = int(time.time() * 1000)
     conn.executemany(
         _INSERT,
-        [
-            (e["id"], e["source"], e["detail-type"], json.dumps(e, separators=(",", ":")), now, _job_id(e))
-            for e in events
-        ],
+        [(e["id"], e["source"], e["detail-type"], encode_event(e), now, _job_id(e)) for e in events],
     )
 
 
@@ -126,6 +131,7 @@ def _row(row: sqlite3.Row) -> OutboxEvent:
         event=json.loads(row["body"]),
         created_at=int(row["created_at"]),
         consumed=row["consumed_at"] is not None,
+        body=str(row["body"]),
     )
 
 
