@@ -46,6 +46,10 @@ from batchbridge.executors.base import AttemptExit, LaunchSpec, base_environment
 from batchbridge.executors.ray_executor import RayExecutor
 
 MARKER = "BATCHBRIDGE_RAY_BENCH_CLUSTER"
+#: Set to "0" in the driver's environment (never a node's), Ray keeps the 127.0.0.1 bootstrap
+#: address instead of rewriting it to the host's outward address: the benchmark stays on loopback.
+LOOPBACK_DRIVER = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+os.environ[LOOPBACK_DRIVER] = "0"
 
 
 def _free_port() -> int:
@@ -82,7 +86,8 @@ def local_cluster(head_cpus: int = 2, second_node: bool = False) -> Iterator[str
     ray = str(Path(sys.executable).with_name("ray"))
     temp_dir = tempfile.mkdtemp(prefix="bbbench", dir="/tmp")
     marker = uuid.uuid4().hex
-    env = dict(os.environ, **{MARKER: marker})
+    env = {k: v for k, v in os.environ.items() if k != LOOPBACK_DRIVER}
+    env[MARKER] = marker
     port = _free_port()
     command = [ray, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1"]
     command += [f"--num-cpus={head_cpus}", "--include-dashboard=false", f"--temp-dir={temp_dir}"]

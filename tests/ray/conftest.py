@@ -16,14 +16,26 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ray_support import MARKER, RAY, RayCluster, free_port, marked_pids, node_ports, run_ray
+from ray_support import (
+    LOOPBACK_DRIVER,
+    MARKER,
+    RAY,
+    RayCluster,
+    free_port,
+    marked_pids,
+    node_ports,
+    run_ray,
+)
+
+# Drivers in this process, and the servers it starts, reach the cluster on loopback only.
+os.environ[LOOPBACK_DRIVER] = "0"
 
 
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[RayCluster]:
     temp_dir = Path(tempfile.mkdtemp(prefix="bbray", dir="/tmp"))
     marker = uuid.uuid4().hex
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != LOOPBACK_DRIVER}
     env[MARKER] = marker
     env["RAY_health_check_period_ms"] = "300"
     env["RAY_health_check_timeout_ms"] = "500"

@@ -31,6 +31,10 @@ from batchbridge.executors.ray_executor import RayExecutor
 
 T = TypeVar("T")
 
+#: Set to "0" in a driver's environment (never a node's), Ray keeps a 127.0.0.1 bootstrap address
+#: as it is instead of rewriting it to the host's outward address, so tests stay on loopback.
+LOOPBACK_DRIVER = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
 RAY = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "ray")
 MARKER = "BATCHBRIDGE_RAY_TEST_CLUSTER"
 
