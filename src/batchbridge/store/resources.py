@@ -134,16 +134,48 @@ def update_compute_environment(conn: sqlite3.Connection, ce: ComputeEnvironment)
     )
 
 
-def delete_compute_environment(conn: sqlite3.Connection, arn: str) -> None:
+def _delete(conn: sqlite3.Connection, table: str, arn: str) -> None:
     _bump()
-    conn.execute("DELETE FROM compute_environments WHERE arn = ?", (arn,))
+    conn.execute(f"DELETE FROM {table} WHERE arn = ?", (arn,))
     drop_tags(conn, arn)
+
+
+def _get(conn: sqlite3.Connection, table: str, arn: str) -> tuple[sqlite3.Row, dict[str, str] | None] | None:
+    row = conn.execute(f"SELECT * FROM {table} WHERE arn = ?", (arn,)).fetchone()
+    return None if row is None else (row, get_tags_many(conn, [arn]).get(arn))
+
+
+def _list(
+    conn: sqlite3.Connection,
+    table: str,
+    account: str,
+    region: str,
+    arns: Sequence[str] | None,
+    after_seq: int,
+    limit: int,
+) -> list[tuple[sqlite3.Row, dict[str, str] | None]]:
+    """Rows of ``table`` in creation order after ``after_seq`` (only ``arns`` when given), with tags."""
+    where, params = _scope(account, region, after_seq)
+    if arns is not None:
+        if not arns:
+            return []
+        where.append(_in("arn", arns))
+        params.extend(arns)
+    rows = conn.execute(
+        f"SELECT * FROM {table} WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?", [*params, limit]
+    ).fetchall()
+    tags = get_tags_many(conn, [row["arn"] for row in rows])
+    return [(row, tags.get(row["arn"])) for row in rows]
+
+
+def delete_compute_environment(conn: sqlite3.Connection, arn: str) -> None:
+    _delete(conn, "compute_environments", arn)
 
 
 def get_compute_environment(conn: sqlite3.Connection, arn: str) -> ComputeEnvironment | None:
     """The compute environment with this ARN, tags included, or ``None``."""
-    row = conn.execute("SELECT * FROM compute_environments WHERE arn = ?", (arn,)).fetchone()
-    return None if row is None else _ce(row, get_tags_many(conn, [arn]).get(arn))
+    found = _get(conn, "compute_environments", arn)
+    return None if found is None else _ce(*found)
 
 
 def list_compute_environments(
@@ -156,18 +188,9 @@ def list_compute_environments(
     limit: int = 100,
 ) -> list[ComputeEnvironment]:
     """Compute environments in creation order after ``after_seq``, at most ``limit``."""
-    where, params = _scope(account, region, after_seq)
-    if arns is not None:
-        if not arns:
-            return []
-        where.append(_in("arn", arns))
-        params.extend(arns)
-    rows = conn.execute(
-        f"SELECT * FROM compute_environments WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?",
-        [*params, limit],
-    ).fetchall()
-    tags = get_tags_many(conn, [row["arn"] for row in rows])
-    return [_ce(row, tags.get(row["arn"])) for row in rows]
+    return [
+        _ce(*found) for found in _list(conn, "compute_environments", account, region, arns, after_seq, limit)
+    ]
 
 
 def queues_using_compute_environment(conn: sqlite3.Connection, ce_arn: str) -> list[str]:
@@ -230,15 +253,13 @@ def update_job_queue(conn: sqlite3.Connection, queue: JobQueue) -> None:
 
 
 def delete_job_queue(conn: sqlite3.Connection, arn: str) -> None:
-    _bump()
-    conn.execute("DELETE FROM job_queues WHERE arn = ?", (arn,))
-    drop_tags(conn, arn)
+    _delete(conn, "job_queues", arn)
 
 
 def get_job_queue(conn: sqlite3.Connection, arn: str) -> JobQueue | None:
     """The job queue with this ARN, tags included, or ``None``."""
-    row = conn.execute("SELECT * FROM job_queues WHERE arn = ?", (arn,)).fetchone()
-    return None if row is None else _queue(row, get_tags_many(conn, [arn]).get(arn))
+    found = _get(conn, "job_queues", arn)
+    return None if found is None else _queue(*found)
 
 
 def list_job_queues(
@@ -251,17 +272,7 @@ def list_job_queues(
     limit: int = 100,
 ) -> list[JobQueue]:
     """Job queues in creation order after ``after_seq``, at most ``limit``."""
-    where, params = _scope(account, region, after_seq)
-    if arns is not None:
-        if not arns:
-            return []
-        where.append(_in("arn", arns))
-        params.extend(arns)
-    rows = conn.execute(
-        f"SELECT * FROM job_queues WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?", [*params, limit]
-    ).fetchall()
-    tags = get_tags_many(conn, [row["arn"] for row in rows])
-    return [_queue(row, tags.get(row["arn"])) for row in rows]
+    return [_queue(*found) for found in _list(conn, "job_queues", account, region, arns, after_seq, limit)]
 
 
 def enabled_job_queues(conn: sqlite3.Connection) -> list[JobQueue]:
