@@ -107,6 +107,16 @@ def append_events(conn: sqlite3.Connection, events: Iterable[dict[str, Any]]) ->
     )
 
 
+def append_encoded(conn: sqlite3.Connection, rows: Iterable[tuple[str, str, str, str, str | None]]) -> None:
+    """Store events already encoded by :func:`encode_event`'s rules, in one ``executemany``.
+
+    Each row is ``(event id, source, detail-type, body, job id)``; ``body`` must be the compact
+    UTF-8 JSON of the whole envelope, exactly what :func:`encode_event` would produce.
+    """
+    now = int(time.time() * 1000)
+    conn.executemany(_INSERT, [(i, s, t, b, now, j) for i, s, t, b, j in rows])
+
+
 def _job_id(event: dict[str, Any]) -> str | None:
     detail = event.get("detail")
     job_id = detail.get("jobId") if isinstance(detail, dict) else None
