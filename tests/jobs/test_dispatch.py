@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from batchbridge.engine.scheduler import lookahead_vcpus
+from batchbridge.engine.scheduler import MAX_LOOKAHEAD_VCPUS
 
 from .conftest import JobsServer, make_definition, make_queue, wait_for
 
@@ -41,7 +41,7 @@ def test_a_short_array_on_two_vcpus_writes_every_event_in_order(batch: Any, jobs
         peak_placed = max(peak_placed, placed)
         peak_running = max(peak_running, running)
     assert peak_running <= 2, "maxvCpus bounds what runs"
-    assert peak_placed <= 2 + lookahead_vcpus(2), "start-ahead takes at most the lookahead beyond capacity"
+    assert peak_placed <= 2 + MAX_LOOKAHEAD_VCPUS, "start-ahead takes at most the lookahead beyond capacity"
     summary = events[-1]["detail"]["arrayProperties"]["statusSummary"]
     assert summary["SUCCEEDED"] == size and sum(summary.values()) == size
 

@@ -13,11 +13,14 @@ exits and only then wakes the outbox's consumers, so that the launches and ackno
 in one write to the executor before the bus takes the loop.  A started attempt's RUNNING move waits
 up to ``RUNNING_DELAY`` for another reason to run a pass: a short attempt's exit usually arrives
 by then and its RUNNING and terminal moves share that pass.  The loop sleeps until woken (a submission, an
-executor event, a finished launch) or ``Settings.scheduler_interval`` x 20 passes.
+executor event, a finished launch) or ``Settings.scheduler_interval`` x 20 passes.  Passes are at
+least ``PASS_INTERVAL`` apart: a wake-up after a quiet spell runs a pass at once, while under a
+stream of exits each pass takes everything that arrived in the interval, in one transaction.
 
 With an executor that supports start-ahead (:func:`~batchbridge.executors.base.supports_start_ahead`)
 the scheduler also places up to :func:`~batchbridge.engine.scheduler.lookahead_vcpus` beyond each
-compute environment's capacity and every launch carries the capacity as its gate; the executor
+compute environment's capacity (sized by the vCPUs its attempts released since the previous pass)
+and every launch carries the capacity as its gate; the executor
 starts a held launch itself when a slot frees, so the next attempt no longer waits for this loop.
 Exits are recorded before starts in a pass, so a successor's RUNNING event follows the SUCCEEDED
 or FAILED event of the attempt whose slot it took.  A stop of an attempt whose launch is still
@@ -29,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from batchbridge.config import Settings
@@ -75,6 +79,8 @@ BATCH = 1000
 #: How long a started attempt may wait for its STARTING -> RUNNING pass: an attempt that ends
 #: within it has both moves (and its exit) written in one pass instead of two.
 RUNNING_DELAY = 0.005
+#: Shortest time between the starts of two passes.
+PASS_INTERVAL = 0.01
 #: Shortest time between two wake-ups of the outbox's consumers (the bus) by the engine.
 OUTBOX_NOTIFY_INTERVAL = 0.01
 
@@ -101,6 +107,8 @@ class JobEngine:
         self.passes = 0
         self.start_ahead = supports_start_ahead(executor)
         self._gates: dict[str, float] = {}
+        self._released: dict[str, float] = {}
+        self._recent: dict[str, float] = {}
         self._placement = placement_of(executor)
         self._base_env = base_environment()
 
@@ -145,8 +153,14 @@ class JobEngine:
 
     async def _loop(self) -> None:
         idle = max(self.settings.scheduler_interval * 20, 0.05)
+        loop = asyncio.get_running_loop()
+        last = -PASS_INTERVAL
         while True:
             await wakeup.wait(self.db, idle)
+            pause = last + PASS_INTERVAL - loop.time()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            last = loop.time()
             try:
                 busy = await self.tick()
             except Exception:
@@ -190,9 +204,10 @@ class JobEngine:
                     stops.append((attempt_id(job), job.cancel_reason or "Terminated"))
             n_sub = advance_submitted(conn, writer, BATCH)
             n_ready = release_ready(conn, writer, BATCH)
-            lookahead = None
+            lookahead: Callable[[str, float], float] | None = None
             if self.start_ahead:
-                lookahead = lookahead_vcpus
+                self._recent, self._released = self._released, {}
+                lookahead = self._lookahead
                 for sq in queues:
                     for target in sq.targets:
                         self._gates[target.compute_environment.arn] = target.capacity.vcpus
@@ -215,12 +230,17 @@ class JobEngine:
             self._notify_outbox(loop)
         return n_sub >= BATCH or n_ready >= BATCH or len(placed) >= BATCH
 
+    def _lookahead(self, ce_arn: str, capacity_vcpus: float) -> float:
+        """Start-ahead of one compute environment, from the vCPUs released since the last pass."""
+        return lookahead_vcpus(capacity_vcpus, self._recent.get(ce_arn, 0.0))
+
     def apply_exit(self, writer: JobWriter, job: Job, exit: AttemptExit) -> None:
         """Record ``exit`` on ``job`` and give its capacity back if it left STARTING/RUNNING."""
         ce = job.run.compute_environment_arn
         held = job.status in (JobStatus.STARTING, JobStatus.RUNNING)
         if record_exit(writer, job, exit, self._infos.get(exit.attempt_id)) and held and ce:
             self.usage.setdefault(ce, Usage()).add(job, -1)
+            self._released[ce] = self._released.get(ce, 0.0) + job.vcpus
 
     def _store_lines(self, conn: object, lines: list[OutputLine], cache: dict[str, Job]) -> None:
         import sqlite3

@@ -18,7 +18,8 @@ AWS Batch rules emulated (User Guide "Job states", "Job scheduling", "Array jobs
 
 Start-ahead (only for an executor that supports it, see
 :func:`batchbridge.executors.base.supports_start_ahead`): a compute environment also takes
-RUNNABLE jobs into STARTING beyond its vCPUs, up to :func:`lookahead_vcpus` more.  In AWS Batch
+RUNNABLE jobs into STARTING beyond its vCPUs, up to :func:`lookahead_vcpus` more (more when
+its attempts are short and many slots free up between two passes).  In AWS Batch
 STARTING means the job was placed on a host and its container is being created; here the launch is
 committed with its event and handed to the executor, which starts it as soon as the compute
 environment's *running* vCPUs leave room, so maxvCpus still bounds what runs.  Memory and GPUs get
@@ -62,14 +63,20 @@ class Placement(Protocol):
     def fits(self, compute_environment: str, vcpus: float, memory_mib: int | None, gpus: int) -> bool: ...
 
 
-def lookahead_vcpus(capacity_vcpus: float) -> float:
-    """Extra vCPUs of STARTING jobs a compute environment may hold: ``max(2, capacity)``.
+#: Upper bound of start-ahead, in vCPUs beyond a compute environment's capacity.
+MAX_LOOKAHEAD_VCPUS = 64.0
 
-    Enough that every slot of the compute environment has a successor waiting at the executor when
-    it frees up (the server's round trip leaves the critical path), few enough that a cancel or a
-    new higher-priority job loses at most one wave.
+
+def lookahead_vcpus(capacity_vcpus: float, released_vcpus: float = 0.0) -> float:
+    """Extra vCPUs of STARTING jobs a compute environment may hold.
+
+    ``max(2, capacity)``, or twice the vCPUs its attempts released since the previous pass when
+    that is more (at most :data:`MAX_LOOKAHEAD_VCPUS`).  Enough that every slot that frees before
+    the next pass has a successor waiting at the executor (the server's round trip leaves the
+    critical path); for long attempts that is one wave, so a cancel or a new higher-priority job
+    loses little; only a stream of short attempts takes more ahead.
     """
-    return max(2.0, capacity_vcpus)
+    return max(2.0, capacity_vcpus, min(2.0 * released_vcpus, MAX_LOOKAHEAD_VCPUS))
 
 
 def placement_of(executor: object) -> Placement | None:
@@ -147,12 +154,12 @@ def place_runnable(
     usage: dict[str, Usage],
     batch: int,
     placement: Placement | None = None,
-    lookahead: Callable[[float], float] | None = None,
+    lookahead: Callable[[str, float], float] | None = None,
 ) -> list[Job]:
     """Place RUNNABLE jobs where capacity allows; return the jobs moved to STARTING.
 
-    ``lookahead(capacity_vcpus)``, when given, is how many vCPUs beyond capacity each compute
-    environment may take into STARTING (start-ahead).
+    ``lookahead(compute_environment_arn, capacity_vcpus)``, when given, is how many vCPUs beyond
+    capacity each compute environment may take into STARTING (start-ahead).
     """
     placed: list[Job] = []
     ahead = lookahead or _no_lookahead
@@ -168,7 +175,7 @@ def place_runnable(
                 cap = target.capacity
                 used = usage.setdefault(ce.arn, Usage())
                 if (
-                    used.vcpus + job.vcpus <= cap.vcpus + ahead(cap.vcpus) + 1e-9
+                    used.vcpus + job.vcpus <= cap.vcpus + ahead(ce.arn, cap.vcpus) + 1e-9
                     and used.memory_mib + job.memory_mib <= cap.memory_mib
                     and used.gpus + job.gpus <= cap.gpus
                     and (placement is None or placement.fits(ce.name, job.vcpus, job.memory_mib, job.gpus))
@@ -192,7 +199,10 @@ def place_runnable(
                     job.status_reason = TOO_BIG
                     job_store.update_job(conn, job, job.status)
                 if all(
-                    _full(usage.get(t.compute_environment.arn), t.capacity.vcpus + ahead(t.capacity.vcpus))
+                    _full(
+                        usage.get(t.compute_environment.arn),
+                        t.capacity.vcpus + ahead(t.compute_environment.arn, t.capacity.vcpus),
+                    )
                     for t in sq.targets
                 ):
                     break
@@ -210,7 +220,7 @@ def place_runnable(
     return placed
 
 
-def _no_lookahead(capacity_vcpus: float) -> float:
+def _no_lookahead(compute_environment_arn: str, capacity_vcpus: float) -> float:
     return 0.0
 
 
@@ -219,7 +229,7 @@ def _runnable(
     sq: SchedulingQueue,
     usage: dict[str, Usage],
     batch: int,
-    ahead: Callable[[float], float] = _no_lookahead,
+    ahead: Callable[[str, float], float] = _no_lookahead,
 ) -> Iterator[Job]:
     """RUNNABLE jobs of ``sq`` in FIFO order, read in small pages while any CE has room."""
     after = 0
@@ -227,7 +237,10 @@ def _runnable(
     page = 4
     while seen < batch:
         if all(
-            _full(usage.get(t.compute_environment.arn), t.capacity.vcpus + ahead(t.capacity.vcpus))
+            _full(
+                usage.get(t.compute_environment.arn),
+                t.capacity.vcpus + ahead(t.compute_environment.arn, t.capacity.vcpus),
+            )
             for t in sq.targets
         ):
             return
