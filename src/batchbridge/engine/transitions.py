@@ -24,10 +24,10 @@ import collections
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import Any
 
 from batchbridge.domain.arns import new_uuid, parse_arn
-from batchbridge.domain.job_events import final_status_of_array, state_change_event
+from batchbridge.domain.event_text import encode_state_change
+from batchbridge.domain.job_events import DETAIL_TYPE, SOURCE, final_status_of_array
 from batchbridge.domain.jobs import Job
 from batchbridge.domain.lifecycle import JobKind, JobStatus, check_transition, is_terminal
 from batchbridge.store import jobs as job_store
@@ -46,7 +46,8 @@ class JobWriter:
     def __init__(self, conn: sqlite3.Connection, clock: Callable[[], int] = now_ms) -> None:
         self.conn = conn
         self.clock = clock
-        self.events: list[dict[str, Any]] = []
+        #: The events of this writer's moves, as outbox rows (see :func:`outbox.append_encoded`).
+        self.events: list[tuple[str, str, str, str, str | None]] = []
         self.moved: list[Job] = []
         self._terminal: collections.deque[Job] = collections.deque()
         self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -98,11 +99,13 @@ class JobWriter:
             self._places[prefix] = found
         return found
 
-    def _event(self, job: Job, summary: dict[str, int] | None) -> dict[str, Any]:
+    def _event(self, job: Job, summary: dict[str, int] | None) -> tuple[str, str, str, str, str | None]:
         account, region = self._place(job.job_arn)
-        return state_change_event(
-            job, event_id=new_uuid(), account=account, region=region, at_ms=self.clock(), summary=summary
+        event_id = new_uuid()
+        body = encode_state_change(
+            job, event_id=event_id, account=account, region=region, at_ms=self.clock(), summary=summary
         )
+        return (event_id, SOURCE, DETAIL_TYPE, body, job.job_id)
 
     def fail(self, job: Job, reason: str, *, cancelled: bool = False, terminated: bool = False) -> bool:
         """Move a job that did not (or no longer) run to FAILED with ``reason``."""
@@ -128,7 +131,7 @@ class JobWriter:
                 self._roll_up(job.parent_id)
         self._flush_counts()
         if self.events:
-            outbox.append_events(self.conn, self.events)
+            outbox.append_encoded(self.conn, self.events)
         return self.moved
 
     def _release_dependents(self, job: Job) -> None:
