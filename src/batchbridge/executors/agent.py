@@ -16,9 +16,12 @@ Durability rules:
 
 An attempt without an exit record at start-up belonged to an agent that died: its process group
 is killed (pid and start time must both match) and the attempt is forgotten, so ``recover``
-reports it unknown.  (An agent killed within ~50 ms of a spawn leaves no launch record for that
-attempt; such a process is not found again.)  The agent exits by itself once no server has been
-connected and nothing has run for ``--idle-timeout`` seconds.
+reports it unknown.  (An agent killed between a spawn and the launch record written right after it
+leaves no record for that attempt; such a process is not found again.)  The agent exits by itself
+once no server has been connected and nothing has run for ``--idle-timeout`` seconds.
+
+Attempts are started on the loop thread (:class:`~batchbridge.executors.process.Launcher`): the
+agent has no other thread, so it may change its working folder for each spawn.
 
 Start-ahead gate.  A launch whose spec carries ``gate_vcpus`` belongs to the gate of its compute
 environment: the agent starts it only while the vCPUs of that gate's started attempts, its own
@@ -39,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
 import fcntl
@@ -56,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from batchbridge.executors.base import AttemptExit, LaunchSpec
-from batchbridge.executors.process import AttemptProcess, group_rss_mib, kill_group
+from batchbridge.executors.process import AttemptProcess, Launcher, group_rss_mib, kill_group
 from batchbridge.executors.protocol import (
     MAX_FRAME,
     AgentPaths,
@@ -69,8 +71,6 @@ from batchbridge.executors.protocol import (
     write_atomic,
 )
 
-#: Threads that fork and exec attempts, so that two launches overlap and the loop stays free.
-SPAWNER_THREADS = 2
 UNKNOWN_TO_SERVER = "Attempt not known to the server after its restart"
 AGENT_SHUTDOWN = "Host agent shut down"
 
@@ -126,7 +126,7 @@ class Agent:
         self.done = asyncio.Event()
         self.shutting_down: list[tuple[Connection, int]] = []
         self.loop = asyncio.get_running_loop()
-        self.spawner = concurrent.futures.ThreadPoolExecutor(SPAWNER_THREADS, thread_name_prefix="spawn")
+        self.launcher = Launcher()
         self.launch_waiters: dict[str, list[tuple[Connection, Any]]] = {}
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
         self.journal_fd = os.open(paths.launches, flags, 0o644)
@@ -250,7 +250,7 @@ class Agent:
         existing = self.running.get(attempt_id) or self.held.get(attempt_id)
         if existing is not None:
             self.subscribers[attempt_id] = conn
-            if existing.spawning or attempt_id in self.held:
+            if attempt_id in self.held:
                 self.launch_waiters.setdefault(attempt_id, []).append((conn, request_id))
             else:
                 conn.send(self._launched(request_id, attempt_id, existing.pid, existing.started_at_ms))
@@ -262,7 +262,9 @@ class Agent:
             conn.send({"op": "exit", "exit": finished.to_json()})
             return
         files = self.paths.attempt_files(attempt_id)
-        attempt = AttemptProcess(spec, self.journal_fd, files, self.loop, self._lines, self._exited)
+        attempt = AttemptProcess(
+            spec, self.journal_fd, files, self.loop, self._lines, self._exited, self.launcher
+        )
         self.subscribers[attempt_id] = conn
         self.launch_waiters[attempt_id] = [(conn, request_id)]
         if spec.gate_vcpus is not None:
@@ -275,7 +277,8 @@ class Agent:
             self._pump(gate)
             return
         self.running[attempt_id] = attempt
-        attempt.spawn_in(self.spawner, self._spawned)
+        attempt.spawn()
+        self._spawned(attempt)
 
     def _pump(self, gate: Gate) -> None:
         """Start the gate's held launches, in order, while its started vCPUs stay within capacity.
@@ -292,7 +295,8 @@ class Agent:
             del self.held[attempt_id]
             gate.used += need
             self.running[attempt_id] = attempt
-            attempt.spawn_in(self.spawner, self._spawned)
+            attempt.spawn()
+            self._spawned(attempt)
 
     def _cancel_held(self, attempt: AttemptProcess, reason: str, *, report: bool = True) -> None:
         """End a held launch without running it: its launch is answered (no start), then its exit.
@@ -464,7 +468,6 @@ async def serve(paths: AgentPaths, idle_timeout: float, sample_interval: float) 
             paths.socket.unlink()
         for task in tasks:
             task.cancel()
-        agent.spawner.shutdown(wait=False, cancel_futures=True)
         await asyncio.sleep(0.05)
         for conn in list(agent.connections):
             conn.writer.close()
@@ -476,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--idle-timeout", type=float, default=60.0)
     parser.add_argument("--sample-interval", type=float, default=0.1)
     args = parser.parse_args(argv)
-    paths = AgentPaths(args.root)
+    paths = AgentPaths(args.root.resolve())
     paths.root.mkdir(parents=True, exist_ok=True)
     lock_fd = os.open(paths.pidfile, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:

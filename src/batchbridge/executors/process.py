@@ -15,23 +15,29 @@ The rules emulated are those of an ECS task on an AWS Batch host:
 * A command that cannot be executed ends as ``Task failed to start`` with the container reason
   ``CannotStartContainerError: ...`` and no exit code.
 
-Processes are spawned with :class:`subprocess.Popen` from the agent itself (no interpreter per
-attempt), on spawner threads so that the agent's loop keeps reaping and answering while a fork and
-exec are under way, and reaped through a pidfd watched by the agent's event loop, so spawning
-costs little more than the fork and exec themselves.
+Processes are spawned from the agent itself (no interpreter per attempt) and reaped through a
+pidfd watched by the agent's event loop.  The host agent, a single-threaded process, starts them
+with :class:`Launcher` (``os.posix_spawn``: glibc's ``clone(CLONE_VFORK)`` and ``exec``, a third
+of :class:`subprocess.Popen`'s cost in the parent) on its loop thread; the process runs before
+:meth:`AttemptProcess.spawn` returns.  Without a launcher (a process that has other threads, such
+as a Ray worker) :class:`subprocess.Popen` starts it.  Both give the child the same start: the
+attempt's working folder as current directory, ``/dev/null`` as stdin, one pipe each for stdout
+and stderr, a new session, SIGPIPE and SIGXFSZ at their defaults, no other descriptor, the
+command looked up on the ``PATH`` of the attempt's own environment.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
+import errno
 import json
 import os
 import signal
+import stat
 import subprocess
+import time
 from collections.abc import Callable
-from typing import IO
 
 from batchbridge.executors.base import (
     CANNOT_START_PREFIX,
@@ -49,6 +55,11 @@ from batchbridge.executors.protocol import MAX_LINE_BYTES, AttemptFiles
 #: How long output pipes may stay open after the main process exited and its group was killed
 #: (a process that left the group with ``setsid`` could hold them forever).
 PIPE_DRAIN_SECONDS = 2.0
+#: How long a command found on a ``PATH`` is started from that place without looking again.
+PROGRAM_CACHE_SECONDS = 1.0
+#: Signals Python ignores that a child must start with at their default action (as Popen's
+#: ``restore_signals`` does).
+_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 
 LineSink = Callable[["AttemptProcess", list[list[object]]], None]
 ExitSink = Callable[["AttemptProcess", AttemptExit], None]
@@ -64,16 +75,122 @@ def _devnull() -> int:
     return _DEVNULL[0]
 
 
+def make_workdir(path: str) -> None:
+    """Create the attempt's working folder, and its parent when missing (one ``mkdir`` when it exists)."""
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        parent = os.path.dirname(path)
+        try:
+            os.mkdir(parent)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            os.makedirs(parent, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path)
+
+
+class Launcher:
+    """Starts attempt commands with ``os.posix_spawn``; only for a process with no other thread.
+
+    ``posix_spawn`` has no working-folder action before Python 3.13, so the launcher changes the
+    calling process's own working folder to the attempt's before each spawn (the host agent uses
+    absolute paths only).  The command is looked up on the ``PATH`` of the attempt's environment,
+    as ``execvpe`` does: the first regular executable file wins; when none exists but a file that
+    is not executable does, the start fails with permission denied.  A command found under an
+    absolute folder is remembered for :data:`PROGRAM_CACHE_SECONDS`.
+    """
+
+    def __init__(self) -> None:
+        #: The working folder the process started in: relative working folders are taken from it.
+        self.home = os.getcwd()
+        self._programs: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def workdir(self, spec: LaunchSpec) -> str:
+        return os.path.join(self.home, spec.workdir)
+
+    def _find(self, program: str, environment: dict[str, str]) -> tuple[str, bool]:
+        """The file to execute for ``program`` and whether it came from the cache."""
+        if "/" in program:
+            return program, False
+        key = (environment.get("PATH", os.defpath), program)
+        now = time.monotonic()
+        hit = self._programs.get(key)
+        if hit is not None and now - hit[1] < PROGRAM_CACHE_SECONDS:
+            return hit[0], True
+        denied = False
+        for folder in os.get_exec_path(environment):
+            candidate = os.path.join(folder, program)
+            try:
+                mode = os.stat(candidate).st_mode
+            except OSError:
+                continue
+            if stat.S_ISREG(mode) and os.access(candidate, os.X_OK):
+                if os.path.isabs(candidate):
+                    self._programs[key] = (candidate, now)
+                return candidate, False
+            denied = True
+        if denied:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+
+    def spawn(self, spec: LaunchSpec, workdir: str) -> tuple[int, int, int]:
+        """Start ``spec``'s command in its own session; returns its pid and its stdout and stderr pipes."""
+        os.chdir(workdir)
+        program, cached = self._find(spec.command[0], spec.environment)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        actions = [
+            (os.POSIX_SPAWN_DUP2, _devnull(), 0),
+            (os.POSIX_SPAWN_DUP2, out_w, 1),
+            (os.POSIX_SPAWN_DUP2, err_w, 2),
+        ]
+        try:
+            try:
+                pid = os.posix_spawn(
+                    program,
+                    spec.command,
+                    spec.environment,
+                    file_actions=actions,
+                    setsid=True,
+                    setsigdef=_DEFAULT_SIGNALS,
+                )
+            except OSError:
+                if not cached:
+                    raise
+                self._programs.pop((spec.environment.get("PATH", os.defpath), spec.command[0]), None)
+                program, _ = self._find(spec.command[0], spec.environment)
+                pid = os.posix_spawn(
+                    program,
+                    spec.command,
+                    spec.environment,
+                    file_actions=actions,
+                    setsid=True,
+                    setsigdef=_DEFAULT_SIGNALS,
+                )
+        except BaseException:
+            os.close(out_r)
+            os.close(err_r)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        return pid, out_r, err_r
+
+
 def kill_group(pgid: int, sig: int) -> None:
     """Send ``sig`` to process group ``pgid``; a group that is already gone is not an error."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 
 
-def cannot_start_reason(spec: LaunchSpec, error: OSError) -> str:
+def cannot_start_reason(spec: LaunchSpec, error: OSError, workdir: str | None = None) -> str:
     """Docker's wording for an exec failure, under ECS's ``CannotStartContainerError`` prefix."""
     program = spec.command[0]
-    if isinstance(error, FileNotFoundError) and error.filename == str(spec.workdir):
+    if isinstance(error, FileNotFoundError) and error.filename in (str(spec.workdir), workdir):
         detail = f"chdir to cwd ({spec.workdir}) set in config.json failed: no such file or directory"
     elif isinstance(error, FileNotFoundError):
         detail = f'exec: "{program}": executable file not found in $PATH'
@@ -88,7 +205,11 @@ def cannot_start_reason(spec: LaunchSpec, error: OSError) -> str:
 
 
 class AttemptProcess:
-    """A running attempt: its process, its output file, its timers and how it ended."""
+    """A running attempt: its process, its output file, its timers and how it ended.
+
+    With a ``launcher`` the process is started by :class:`Launcher` (single-threaded callers),
+    otherwise by :class:`subprocess.Popen`.
+    """
 
     def __init__(
         self,
@@ -98,6 +219,7 @@ class AttemptProcess:
         loop: asyncio.AbstractEventLoop,
         on_lines: LineSink,
         on_exit: ExitSink,
+        launcher: Launcher | None = None,
     ) -> None:
         self.spec = spec
         self._journal_fd = journal_fd
@@ -105,6 +227,7 @@ class AttemptProcess:
         self.loop = loop
         self._on_lines = on_lines
         self._on_exit = on_exit
+        self._launcher = launcher
         self.pid: int | None = None
         self.started_at_ms: int | None = None
         self.seq = 0
@@ -116,116 +239,80 @@ class AttemptProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._pidfd = -1
         self._out_fd = -1
-        self._pipes: dict[int, tuple[str, bytearray, IO[bytes]]] = {}
+        self._pipes: dict[int, tuple[str, bytearray]] = {}
         self._returncode: int | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._terminating = False
-        self._spawning = False
-        self._pending_stop: tuple[str, str] | None = None
 
     @property
     def running(self) -> bool:
         return self.exit is None
 
-    @property
-    def spawning(self) -> bool:
-        """The process is being started on a spawner thread (no pid yet)."""
-        return self._spawning
-
     def spawn(self) -> None:
-        """Start the command; on failure the attempt ends at once as ``Task failed to start``."""
-        try:
-            proc, started = self._start_process()
-        except OSError as error:
-            self._finish_failed_start(cannot_start_reason(self.spec, error))
-            return
-        self._attach(proc, started)
+        """Start the command; on failure the attempt ends as ``Task failed to start``.
 
-    def spawn_in(self, pool: concurrent.futures.Executor, done: Callable[[AttemptProcess], None]) -> None:
-        """Start the command on one of ``pool``'s threads; ``done(self)`` runs on the loop after.
-
-        ``fork``/``exec`` and the working folder's creation take a millisecond or more; on a
-        thread they leave the agent's loop free to reap, read output and answer in the meantime.
-        A stop requested while the process is being started applies as soon as it runs.
+        The failed start is reported on the next loop pass, so that a launch is answered first.
         """
-        self._spawning = True
-        future = pool.submit(self._start_process)
-
-        def finished(fut: concurrent.futures.Future[tuple[subprocess.Popen[bytes], int]]) -> None:
-            with contextlib.suppress(RuntimeError):
-                self.loop.call_soon_threadsafe(self._spawned, fut, done)
-
-        future.add_done_callback(finished)
-
-    def _spawned(
-        self,
-        future: concurrent.futures.Future[tuple[subprocess.Popen[bytes], int]],
-        done: Callable[[AttemptProcess], None],
-    ) -> None:
-        self._spawning = False
-        error = future.exception() if not future.cancelled() else OSError("the host agent is stopping")
-        if error is None:
-            self._attach(*future.result())
-        elif isinstance(error, OSError):
-            self._finish_failed_start(cannot_start_reason(self.spec, error))
-        else:
-            self._finish_failed_start(f"{CANNOT_START_PREFIX}{error}")
-        done(self)
-
-    def _start_process(self) -> tuple[subprocess.Popen[bytes], int]:
-        """Create the working folder and start the process group (thread-safe, no loop access)."""
         spec = self.spec
+        launcher = self._launcher
+        workdir = launcher.workdir(spec) if launcher is not None else os.fspath(spec.workdir)
         try:
-            os.mkdir(spec.workdir)
-        except FileExistsError:
-            pass
-        except FileNotFoundError:
-            spec.workdir.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.Popen(
-            spec.command,
-            env=spec.environment,
-            cwd=spec.workdir,
-            stdin=_devnull(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        return proc, now_ms()
-
-    def _attach(self, proc: subprocess.Popen[bytes], started_at_ms: int) -> None:
-        """Journal the new process and watch its pipes, its exit and its timeout on the loop."""
-        spec = self.spec
-        self._proc = proc
-        self.pid = proc.pid
-        self.started_at_ms = started_at_ms
-        entry = {"attempt_id": spec.attempt_id, "pid": proc.pid, "started_at_ms": self.started_at_ms}
-        os.write(self._journal_fd, json.dumps(entry).encode() + b"\n")
-        for pipe, stream in ((proc.stdout, "o"), (proc.stderr, "e")):
-            assert pipe is not None
-            fd = pipe.fileno()
-            os.set_blocking(fd, False)
-            self._pipes[fd] = (stream, bytearray(), pipe)
-            self.loop.add_reader(fd, self._read, fd)
-        self._pidfd = os.pidfd_open(proc.pid)
-        self.loop.add_reader(self._pidfd, self._reap)
-        if spec.timeout_seconds is not None:
-            self._timers.append(self.loop.call_later(spec.timeout_seconds, self._time_out))
-        pending, self._pending_stop = self._pending_stop, None
-        if pending is not None:
-            kind, reason = pending
-            if kind == "kill":
-                self.kill_now(reason)
+            make_workdir(workdir)
+            if launcher is not None:
+                pid, out_r, err_r = launcher.spawn(spec, workdir)
             else:
-                self.stop(reason)
+                pid, out_r, err_r = self._popen(workdir)
+        except OSError as error:
+            self._finish_failed_start(cannot_start_reason(spec, error, workdir))
+            return
+        self._attach(pid, now_ms(), out_r, err_r)
+
+    def _popen(self, workdir: str) -> tuple[int, int, int]:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            self._proc = subprocess.Popen(
+                self.spec.command,
+                env=self.spec.environment,
+                cwd=workdir,
+                stdin=_devnull(),
+                stdout=out_w,
+                stderr=err_w,
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(out_r)
+            os.close(err_r)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        return self._proc.pid, out_r, err_r
+
+    def _attach(self, pid: int, started_at_ms: int, out_r: int, err_r: int) -> None:
+        """Journal the new process and watch its pipes, its exit and its timeout on the loop.
+
+        The pipes stay blocking: each is read once per readiness report, which never blocks.
+        """
+        spec = self.spec
+        self.pid = pid
+        self.started_at_ms = started_at_ms
+        entry = {"attempt_id": spec.attempt_id, "pid": pid, "started_at_ms": started_at_ms}
+        os.write(self._journal_fd, json.dumps(entry).encode() + b"\n")
+        loop = self.loop
+        self._pipes[out_r] = ("o", bytearray())
+        self._pipes[err_r] = ("e", bytearray())
+        loop.add_reader(out_r, self._read, out_r)
+        loop.add_reader(err_r, self._read, err_r)
+        self._pidfd = os.pidfd_open(pid)
+        loop.add_reader(self._pidfd, self._reap)
+        if spec.timeout_seconds is not None:
+            self._timers.append(loop.call_later(spec.timeout_seconds, self._time_out))
 
     # -- termination -----------------------------------------------------------------------
 
     def stop(self, reason: str) -> None:
         """Stop by request: SIGTERM, SIGKILL after the grace; the exit carries ``reason``."""
-        if self._spawning:
-            if self._pending_stop is None:
-                self._pending_stop = ("stop", reason)
-            return
         if not self.running or self._terminating or self.pid is None:
             return
         self.stopped = True
@@ -234,9 +321,6 @@ class AttemptProcess:
 
     def kill_now(self, reason: str) -> None:
         """Stop by request with SIGKILL and no grace (the agent is shutting down)."""
-        if self._spawning:
-            self._pending_stop = ("kill", reason)
-            return
         if not self.running or self.pid is None:
             return
         if not self._terminating:
@@ -270,7 +354,7 @@ class AttemptProcess:
     # -- output ----------------------------------------------------------------------------
 
     def _read(self, fd: int) -> None:
-        stream, partial, _ = self._pipes[fd]
+        stream, partial = self._pipes[fd]
         try:
             data = os.read(fd, 65536)
         except BlockingIOError:
@@ -301,8 +385,8 @@ class AttemptProcess:
         if entry is None:
             return
         self.loop.remove_reader(fd)
-        stream, partial, pipe = entry
-        pipe.close()
+        stream, partial = entry
+        os.close(fd)
         if partial:
             self._emit(stream, [bytes(partial)])
         self._maybe_finish()
@@ -326,13 +410,16 @@ class AttemptProcess:
     # -- exit ------------------------------------------------------------------------------
 
     def _reap(self) -> None:
-        assert self._proc is not None and self.pid is not None
+        assert self.pid is not None
         self.loop.remove_reader(self._pidfd)
         os.close(self._pidfd)
         self._pidfd = -1
         kill_group(self.pid, signal.SIGKILL)
-        self._returncode = self._proc.wait()
-        self._proc = None
+        if self._proc is not None:
+            self._returncode = self._proc.wait()
+            self._proc = None
+        else:
+            self._returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
