@@ -25,7 +25,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 
-from batchbridge.domain.arns import new_uuid, parse_arn
+from batchbridge.domain.arns import new_ordered_uuid, parse_arn
 from batchbridge.domain.event_text import encode_state_change
 from batchbridge.domain.job_events import DETAIL_TYPE, SOURCE, final_status_of_array
 from batchbridge.domain.jobs import Job
@@ -101,7 +101,7 @@ class JobWriter:
 
     def _event(self, job: Job, summary: dict[str, int] | None) -> tuple[str, str, str, str, str | None]:
         account, region = self._place(job.job_arn)
-        event_id = new_uuid()
+        event_id = new_ordered_uuid()
         body = encode_state_change(
             job, event_id=event_id, account=account, region=region, at_ms=self.clock(), summary=summary
         )
