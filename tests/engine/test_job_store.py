@@ -82,8 +82,14 @@ def test_submission_fields_are_stored_once_and_transitions_rewrite_the_rest(db: 
     with db.transaction() as conn:
         job_store.insert_jobs(conn, [child(0), child(1)])
     with db.read() as conn:
-        row = conn.execute("SELECT doc, static FROM jobs WHERE id = ?", (f"{PARENT}:0",)).fetchone()
-    doc, static = json.loads(row["doc"]), json.loads(row["static"])
+        row = conn.execute(
+            "SELECT j.doc, j.static_id, s.text FROM jobs j JOIN job_statics s ON s.id = j.static_id"
+            " WHERE j.id = ?",
+            (f"{PARENT}:0",),
+        ).fetchone()
+        texts = conn.execute("SELECT count(*) FROM job_statics").fetchone()[0]
+    assert texts == 1, "the children of one array share one submission-time text"
+    doc, static = json.loads(row["doc"]), json.loads(row["text"])
     assert set(static) == set(job_store.STATIC_FIELDS)
     assert not set(doc) & set(job_store.STATIC_FIELDS)
     assert static["container"]["command"] == ["true"]
@@ -97,20 +103,66 @@ def test_submission_fields_are_stored_once_and_transitions_rewrite_the_rest(db: 
         assert not job_store.update_job(conn, job, JobStatus.PENDING)
     with db.read() as conn:
         again = job_store.get_jobs(conn, [f"{PARENT}:0", f"{PARENT}:1"])
-        after = conn.execute("SELECT static FROM jobs WHERE id = ?", (f"{PARENT}:0",)).fetchone()
-    assert after["static"] == row["static"]
+        after = conn.execute("SELECT static_id FROM jobs WHERE id = ?", (f"{PARENT}:0",)).fetchone()
+    assert after["static_id"] == row["static_id"]
     assert again[f"{PARENT}:0"].status is JobStatus.RUNNABLE
     assert again[f"{PARENT}:0"].status_reason == "moved"
     assert again[f"{PARENT}:0"].container == child(0).container
     assert again[f"{PARENT}:1"] == child(1)
 
 
-def test_a_row_written_before_the_split_still_loads_and_updates(db: Database) -> None:
+def test_transitions_store_only_what_changed_and_read_back_the_same_job(db: Database) -> None:
+    job = child(3, JobStatus.RUNNING)
+    job.run = RunState(
+        attempt=2, task_id="abc", task_arn="t2", container_instance_arn="c2", log_stream_name="l2"
+    )
+    job.attempts = [
+        AttemptRecord(1, 2, "Essential container in task exited", 3, "r", "t1", "c1", "l1"),
+        AttemptRecord(None, 5, "Task failed to start", None, None, "t2", None, "l2"),
+    ]
+    with db.transaction() as conn:
+        job_store.insert_jobs(conn, [job])
+        row = conn.execute("SELECT doc FROM jobs WHERE id = ?", (job.job_id,)).fetchone()
+        loaded = job_store.get_job(conn, job.job_id)
+    doc = json.loads(row["doc"])
+    assert "cancel_reason" not in doc and "is_cancelled" not in doc and "stopped_at" not in doc
+    assert doc["attempts"][0]["task_arn"] == "t1"
+    assert "task_arn" not in doc["attempts"][1] and "log_stream_name" not in doc["attempts"][1]
+    assert doc["attempts"][1]["container_instance_arn"] is None
+    assert loaded == job
+    job.run = RunState(attempt=2, exit_code=0)
+    job.status = JobStatus.SUCCEEDED
+    with db.transaction() as conn:
+        assert job_store.update_job(conn, job, JobStatus.RUNNING)
+        again = job_store.get_job(conn, job.job_id)
+    assert again == job and again.run.exit_code == 0
+
+
+def test_rows_written_by_earlier_versions_still_load_and_update(db: Database) -> None:
+    split = child(4)
+    with db.transaction() as conn:
+        job_store.insert_jobs(conn, [split])
+        doc = split.to_doc()
+        static = {key: doc.pop(key) for key in job_store.STATIC_FIELDS}
+        conn.execute(
+            "UPDATE jobs SET doc = ?, static = ?, static_id = NULL WHERE id = ?",
+            (json.dumps(doc), json.dumps(static), split.job_id),
+        )
+    with db.transaction() as conn:
+        job = job_store.get_job(conn, split.job_id)
+        assert job == split
+        job.status = JobStatus.RUNNABLE
+        assert job_store.update_job(conn, job, JobStatus.PENDING)
+    with db.read() as conn:
+        loaded = job_store.get_job(conn, split.job_id)
+    assert loaded is not None and loaded.status is JobStatus.RUNNABLE and loaded.container == split.container
+
     old = child(2)
     with db.transaction() as conn:
         job_store.insert_jobs(conn, [old])
         conn.execute(
-            "UPDATE jobs SET doc = ?, static = NULL WHERE id = ?", (json.dumps(old.to_doc()), old.job_id)
+            "UPDATE jobs SET doc = ?, static = NULL, static_id = NULL WHERE id = ?",
+            (json.dumps(old.to_doc()), old.job_id),
         )
     with db.transaction() as conn:
         job = job_store.get_job(conn, old.job_id)

@@ -6,10 +6,15 @@ Tables:
   lookups the service and engine make (``id``; ``queue_arn, status, seq`` for placement and
   ListJobs in submission order; ``parent_id, array_index`` for children; ``status, waiting, seq``
   for the scheduler), and the :class:`~batchbridge.domain.jobs.Job` as JSON in two parts:
-  ``static``, the fields fixed at submission (container, parameters, ... the same text for every
-  child of an array, parsed once and shared), and ``doc``, the rest (status, reasons, times,
-  attempts, run state), the only part a transition rewrites.  A row without ``static`` (written
-  before it existed) keeps everything in ``doc``.
+  the fields fixed at submission (container, parameters, ...: the same text for every child of an
+  array) kept once per distinct text in ``job_statics`` and referenced by ``static_id``, parsed
+  once and shared; and ``doc``, the rest (status, reasons, times, attempts, run state), the only
+  part a transition rewrites, written compactly: members at their default (``None``, ``False``,
+  empty) are left out, and an attempt's task, container instance and log stream are left out
+  when they are the current run's (a missing one reads as the run's).  Small rows matter: a
+  transition rewrites the row's page, and an array's children sharing pages share those writes.
+  Rows written by earlier versions load and update as they are: with the submission-time text in
+  their own ``static`` column, or with everything in ``doc`` when both are absent.
   DescribeJobs of one job is a primary-key lookup whatever the table size.
 * ``job_dependencies``: edges ``job_id`` waits for ``depends_on``; ``jobs.waiting`` counts the
   edges still open, so a job is ready when it is PENDING with ``waiting = 0``.
@@ -80,6 +85,16 @@ MIGRATIONS: Sequence[tuple[str, str]] = (
         ALTER TABLE jobs ADD COLUMN static TEXT;
         """,
     ),
+    (
+        "jobs-0003",
+        """
+        CREATE TABLE job_statics (
+            id INTEGER PRIMARY KEY,
+            text TEXT NOT NULL UNIQUE
+        );
+        ALTER TABLE jobs ADD COLUMN static_id INTEGER;
+        """,
+    ),
 )
 
 
@@ -109,22 +124,88 @@ _STATIC = frozenset(STATIC_FIELDS)
 _STATIC_CACHE: dict[str, dict[str, Any]] = {}
 _STATIC_CACHE_SIZE = 256
 _STATIC_LOCK = threading.Lock()
-_COLUMNS = "doc, static"
+#: The columns every job query selects, from ``jobs j`` joined to its submission-time text.
+_SELECT = "SELECT j.seq AS seq, j.doc AS doc, coalesce(s.text, j.static) AS static FROM jobs j"
+_JOIN = " LEFT JOIN job_statics s ON s.id = j.static_id"
+#: Attempt members that, when equal to the current run's, are left out of the stored document.
+_SHARED_WITH_RUN: tuple[str, ...] = ("task_arn", "container_instance_arn", "log_stream_name")
+_ZERO_DEFAULTS = frozenset({"attempt", "seq"})
+_OPTIONAL_IN_ATTEMPT = frozenset({"exit_code", "reason"})
+_DROP_WHEN_NONE: tuple[str, ...] = (
+    "status_reason",
+    "started_at",
+    "stopped_at",
+    "parent_id",
+    "array_index",
+    "cancel_reason",
+)
+
+
+def _encode(value: dict[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _compact(job: Job) -> dict[str, Any]:
+    """The changing part of the job's document, without the members at their default."""
+    doc: dict[str, Any] = {
+        "job_id": job.job_id,
+        "job_arn": job.job_arn,
+        "name": job.name,
+        "kind": job.kind.value,
+        "status": job.status.value,
+        "created_at": job.created_at,
+    }
+    for key in _DROP_WHEN_NONE:
+        value = getattr(job, key)
+        if value is not None:
+            doc[key] = value
+    if job.is_cancelled:
+        doc["is_cancelled"] = True
+    if job.is_terminated:
+        doc["is_terminated"] = True
+    run = {
+        k: v
+        for k, v in job.run.__dict__.items()
+        if v is not None and not (k in ("attempt", "seq") and v == 0)
+    }
+    if job.attempts:
+        attempts = []
+        for record in job.attempts:
+            item = {
+                k: v for k, v in record.__dict__.items() if v is not None or k not in _OPTIONAL_IN_ATTEMPT
+            }
+            for key in _SHARED_WITH_RUN:
+                if item[key] is not None and item[key] == run.get(key):
+                    del item[key]
+            attempts.append(item)
+        doc["attempts"] = attempts
+    if run:
+        doc["run"] = run
+    return doc
+
+
+def _expand(doc: dict[str, Any]) -> dict[str, Any]:
+    """Undo :func:`_compact`'s sharing: an attempt's missing task, instance or stream is the run's."""
+    attempts = doc.get("attempts")
+    if attempts:
+        run = doc.get("run") or {}
+        for item in attempts:
+            for key in _SHARED_WITH_RUN:
+                if key not in item:
+                    item[key] = run.get(key)
+    return doc
 
 
 def _split(job: Job) -> tuple[str, str]:
     """(changing part, submission-time part) of the job's document, as compact JSON."""
     doc = job.to_doc()
-    static = {key: doc.pop(key) for key in STATIC_FIELDS}
-    return json.dumps(doc, separators=(",", ":")), json.dumps(static, separators=(",", ":"))
+    static = {key: doc[key] for key in STATIC_FIELDS}
+    return _encode(_compact(job)), _encode(static)
 
 
 def _dump(job: Job) -> str:
     """The changing part of the job's document (what a transition rewrites)."""
-    doc = job.to_doc()
-    for key in STATIC_FIELDS:
-        del doc[key]
-    return json.dumps(doc, separators=(",", ":"))
+    return _encode(_compact(job))
 
 
 def _static(text: str) -> dict[str, Any]:
@@ -140,11 +221,22 @@ def _static(text: str) -> dict[str, Any]:
 
 
 def _load(row: sqlite3.Row) -> Job:
-    doc = json.loads(row["doc"])
+    doc = _expand(json.loads(row["doc"]))
     static = row["static"]
     if static is not None:
         doc.update(_static(static))
     return Job.from_doc(doc)
+
+
+def _static_ids(conn: sqlite3.Connection, texts: Iterable[str]) -> dict[str, int]:
+    """The ``job_statics`` id of each distinct text, inserting the texts not stored yet."""
+    ids: dict[str, int] = {}
+    for text in texts:
+        if text in ids:
+            continue
+        conn.execute("INSERT OR IGNORE INTO job_statics(text) VALUES (?)", (text,))
+        ids[text] = int(conn.execute("SELECT id FROM job_statics WHERE text = ?", (text,)).fetchone()[0])
+    return ids
 
 
 def insert_jobs(
@@ -152,9 +244,11 @@ def insert_jobs(
 ) -> None:
     """Insert ``jobs`` (one ``executemany``); ``waiting`` gives each job's count of open edges."""
     counts = waiting or {}
+    parts = [_split(j) for j in jobs]
+    ids = _static_ids(conn, (static for _, static in parts))
     conn.executemany(
         "INSERT INTO jobs(id, kind, status, queue_arn, parent_id, array_index, name, definition_arn,"
-        " created_at, waiting, doc, static) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " created_at, waiting, doc, static_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 j.job_id,
@@ -167,9 +261,10 @@ def insert_jobs(
                 j.definition_arn,
                 j.created_at,
                 counts.get(j.job_id, 0),
-                *_split(j),
+                doc,
+                ids[static],
             )
-            for j in jobs
+            for j, (doc, static) in zip(jobs, parts, strict=True)
         ],
     )
 
@@ -180,7 +275,7 @@ def insert_dependencies(conn: sqlite3.Connection, edges: Iterable[tuple[str, str
 
 
 def get_job(conn: sqlite3.Connection, job_id: str) -> Job | None:
-    row = conn.execute("SELECT doc, static FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    row = conn.execute(f"{_SELECT}{_JOIN} WHERE j.id = ?", (job_id,)).fetchone()
     return None if row is None else _load(row)
 
 
@@ -190,7 +285,7 @@ def get_jobs(conn: sqlite3.Connection, job_ids: Sequence[str]) -> dict[str, Job]
     for start in range(0, len(job_ids), 500):
         chunk = list(job_ids[start : start + 500])
         marks = ",".join("?" * len(chunk))
-        for row in conn.execute(f"SELECT doc, static FROM jobs WHERE id IN ({marks})", chunk):
+        for row in conn.execute(f"{_SELECT}{_JOIN} WHERE j.id IN ({marks})", chunk):
             job = _load(row)
             found[job.job_id] = job
     return found
@@ -209,14 +304,16 @@ def statuses(conn: sqlite3.Connection, job_ids: Sequence[str]) -> dict[str, JobS
 def update_job(conn: sqlite3.Connection, job: Job, expected: JobStatus) -> bool:
     """Write ``job`` only if its row still has status ``expected``; report whether it did."""
     cur = conn.execute(
-        "UPDATE jobs SET status = ?, doc = ? WHERE id = ? AND status = ? AND static IS NOT NULL",
+        "UPDATE jobs SET status = ?, doc = ? WHERE id = ? AND status = ?"
+        " AND (static_id IS NOT NULL OR static IS NOT NULL)",
         (job.status.value, _dump(job), job.job_id, expected.value),
     )
     if cur.rowcount > 0:
         return True
     whole = json.dumps(job.to_doc(), separators=(",", ":"))
     cur = conn.execute(
-        "UPDATE jobs SET status = ?, doc = ? WHERE id = ? AND status = ? AND static IS NULL",
+        "UPDATE jobs SET status = ?, doc = ? WHERE id = ? AND status = ? AND static IS NULL"
+        " AND static_id IS NULL",
         (job.status.value, whole, job.job_id, expected.value),
     )
     return cur.rowcount > 0
@@ -227,7 +324,7 @@ def request_stop(conn: sqlite3.Connection, job_id: str, flag: bool = True) -> No
 
 
 def stop_requested(conn: sqlite3.Connection, limit: int = 500) -> list[Job]:
-    rows = conn.execute("SELECT doc, static FROM jobs WHERE stop_requested = 1 LIMIT ?", (limit,)).fetchall()
+    rows = conn.execute(f"{_SELECT}{_JOIN} WHERE j.stop_requested = 1 LIMIT ?", (limit,)).fetchall()
     return [_load(r) for r in rows]
 
 
@@ -247,7 +344,7 @@ def ids_in_status(
 
 def jobs_in_status(conn: sqlite3.Connection, status: JobStatus, limit: int = 1000) -> list[Job]:
     rows = conn.execute(
-        "SELECT doc, static FROM jobs WHERE status = ? ORDER BY seq LIMIT ?", (status.value, limit)
+        f"{_SELECT}{_JOIN} WHERE j.status = ? ORDER BY j.seq LIMIT ?", (status.value, limit)
     ).fetchall()
     return [_load(r) for r in rows]
 
@@ -255,8 +352,8 @@ def jobs_in_status(conn: sqlite3.Connection, status: JobStatus, limit: int = 100
 def runnable_in_queue(conn: sqlite3.Connection, queue_arn: str, limit: int, after_seq: int = 0) -> list[Job]:
     """RUNNABLE jobs of one queue in submission order (FIFO), after ``after_seq``."""
     rows = conn.execute(
-        "SELECT seq, doc, static FROM jobs WHERE queue_arn = ? AND status = 'RUNNABLE' AND seq > ?"
-        " ORDER BY seq LIMIT ?",
+        f"{_SELECT}{_JOIN} WHERE j.queue_arn = ? AND j.status = 'RUNNABLE' AND j.seq > ?"
+        " ORDER BY j.seq LIMIT ?",
         (queue_arn, after_seq, limit),
     ).fetchall()
     out = []
@@ -274,7 +371,7 @@ def runnable_queues(conn: sqlite3.Connection) -> list[str]:
 
 def children(conn: sqlite3.Connection, parent_id: str) -> list[Job]:
     rows = conn.execute(
-        "SELECT doc, static FROM jobs WHERE parent_id = ? ORDER BY array_index", (parent_id,)
+        f"{_SELECT}{_JOIN} WHERE j.parent_id = ? ORDER BY j.array_index", (parent_id,)
     ).fetchall()
     return [_load(r) for r in rows]
 
@@ -433,7 +530,7 @@ def list_jobs(
     where = " AND ".join(conds) if conds else "1"
     order = "seq DESC" if newest_first else "seq"
     rows = conn.execute(
-        f"SELECT seq, doc, static FROM jobs WHERE {where} ORDER BY {order} LIMIT ?", (*params, limit)
+        f"{_SELECT}{_JOIN} WHERE {where} ORDER BY j.{order} LIMIT ?", (*params, limit)
     ).fetchall()
     return [(int(r["seq"]), _load(r)) for r in rows]
 
