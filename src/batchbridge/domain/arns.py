@@ -75,5 +75,5 @@ def new_ordered_uuid() -> str:
 
 
 def new_hex_id() -> str:
-    """32 hex digits, the shape of ECS task ids and Lambda log stream suffixes."""
-    return uuid.uuid4().hex
+    """32 hex digits, the shape of ECS task ids and Lambda log stream suffixes (random, not secret)."""
+    return f"{_RANDOM.getrandbits(128):032x}"
