@@ -59,6 +59,7 @@ def new_uuid() -> str:
 
 
 _RANDOM = random.Random(os.urandom(16))
+os.register_at_fork(after_in_child=lambda: _RANDOM.seed(os.urandom(16)))
 
 
 def new_ordered_uuid() -> str:
