@@ -9,12 +9,13 @@ for the messages and files).
 Durability rules:
 
 * output lines are appended to the attempt's output log before they are sent;
-* an exit is written atomically to its exit record before it is sent, and stays on disk until the
-  server acknowledges it, so an exit is never lost; it is re-sent on ``recover``;
+* an exit is appended to the exit journal (``exits.log``, one write) before it is sent, and counts
+  as pending there until the server acknowledges it, so an exit is never lost; it is re-sent on
+  ``recover``;
 * records are not fsynced: they survive the crash of any process, not a power loss (after which
   the attempts' processes are gone too and the engine retries them as unknown).
 
-An attempt without an exit record at start-up belonged to an agent that died: its process group
+A launched attempt without an exit record at start-up belonged to an agent that died: its process group
 is killed (pid and start time must both match) and the attempt is forgotten, so ``recover``
 reports it unknown.  (An agent killed between a spawn and the launch record written right after it
 leaves no record for that attempt; such a process is not found again.)  The agent exits by itself
@@ -61,7 +62,10 @@ from batchbridge.executors.base import AttemptExit, LaunchSpec
 from batchbridge.executors.process import AttemptProcess, Launcher, group_rss_mib, kill_group
 from batchbridge.executors.protocol import (
     MAX_FRAME,
+    READ_CHUNK,
     AgentPaths,
+    ExitJournal,
+    FrameSplitter,
     SocketAddress,
     attempt_id_of,
     decode,
@@ -119,6 +123,9 @@ class Agent:
         self.held: dict[str, AttemptProcess] = {}
         self.gates: dict[str, Gate] = {}
         self.finished: dict[str, AttemptExit] = {}
+        #: Unacknowledged exits read from ``<attempt_id>.exit.json`` files of an earlier agent version.
+        self.exit_files: set[str] = set()
+        self.exits = ExitJournal(paths.exits)
         self.subscribers: dict[str, Connection] = {}
         self.discard: set[str] = set()
         self.connections: set[Connection] = set()
@@ -144,9 +151,9 @@ class Agent:
     def load_records(self) -> None:
         """Keep unacknowledged exits; kill and forget attempts whose agent died under them."""
         self.paths.attempts.mkdir(parents=True, exist_ok=True)
-        exited: set[str] = set()
+        self.finished.update(self.exits.replay())
         for attempt_id in {attempt_id_of(name) for name in os.listdir(self.paths.attempts)}:
-            if attempt_id is None:
+            if attempt_id is None or attempt_id in self.finished:
                 continue
             files = self.paths.attempt_files(attempt_id)
             try:
@@ -155,7 +162,8 @@ class Agent:
                 files.remove()
                 continue
             self.finished[exit.attempt_id] = exit
-            exited.add(exit.attempt_id)
+            self.exit_files.add(exit.attempt_id)
+        exited = set(self.finished)
         for entry in self._journal_entries():
             if entry.get("attempt_id") not in exited:
                 pid, started = entry.get("pid"), entry.get("started_at_ms")
@@ -193,7 +201,7 @@ class Agent:
             attempt.files.remove()
         else:
             record = exit.to_json()
-            write_atomic(attempt.files.exit, json.dumps(record).encode())
+            self.exits.record(record)
             self.finished[attempt_id] = exit
             conn = self.subscribers.get(attempt_id)
             if conn is not None:
@@ -331,10 +339,22 @@ class Agent:
         return reply
 
     def acknowledge(self, attempt_ids: Sequence[str]) -> None:
+        """Forget acknowledged exits: journal the acknowledgement, remove their output logs."""
+        acked: list[str] = []
         for attempt_id in attempt_ids:
-            if self.finished.pop(attempt_id, None) is not None:
-                self.subscribers.pop(attempt_id, None)
+            exit = self.finished.pop(attempt_id, None)
+            if exit is None:
+                continue
+            acked.append(attempt_id)
+            self.subscribers.pop(attempt_id, None)
+            if attempt_id in self.exit_files:
+                self.exit_files.discard(attempt_id)
                 self.paths.attempt_files(attempt_id).remove()
+            elif exit.output_lines:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.paths.attempt_files(attempt_id).output)
+        if acked:
+            self.exits.acknowledge(acked, self.finished)
 
     def recover(self, conn: Connection, message: dict[str, Any]) -> None:
         known: dict[str, int] = {str(k): int(v) for k, v in message.get("known", {}).items()}
@@ -346,8 +366,7 @@ class Agent:
                 self.discard.add(attempt_id)
                 self.subscribers.pop(attempt_id, None)
                 attempt.stop(UNKNOWN_TO_SERVER)
-        for attempt_id in [a for a in self.finished if a not in known]:
-            self.acknowledge([attempt_id])
+        self.acknowledge([a for a in self.finished if a not in known])
         states: dict[str, str] = {}
         exits: dict[str, Any] = {}
         pids: dict[str, Any] = {}
@@ -402,24 +421,18 @@ class Agent:
     async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = Connection(writer, self.loop)
         self.connections.add(conn)
+        splitter = FrameSplitter()
         try:
             while True:
                 try:
-                    frame = await reader.readline()
+                    data = await reader.read(READ_CHUNK)
+                    frames = splitter.feed(data)
                 except (ConnectionError, ValueError):
                     break
-                if not frame:
+                if not data:
                     break
-                try:
-                    message = decode(frame)
-                except ValueError as error:
-                    conn.send({"op": "error", "message": f"bad frame: {error}"})
-                    continue
-                try:
-                    self.handle(conn, message)
-                except Exception as error:
-                    print(f"agent: {message.get('op')} failed: {error!r}", file=sys.stderr, flush=True)
-                    conn.send({"op": "error", "id": message.get("id"), "message": str(error)})
+                for frame in frames:
+                    self._serve_frame(conn, frame)
         finally:
             conn.closed = True
             self.connections.discard(conn)
@@ -427,6 +440,18 @@ class Agent:
                 del self.subscribers[attempt_id]
             self.idle_since = time.monotonic()
             writer.close()
+
+    def _serve_frame(self, conn: Connection, frame: bytes) -> None:
+        try:
+            message = decode(frame)
+        except ValueError as error:
+            conn.send({"op": "error", "message": f"bad frame: {error}"})
+            return
+        try:
+            self.handle(conn, message)
+        except Exception as error:
+            print(f"agent: {message.get('op')} failed: {error!r}", file=sys.stderr, flush=True)
+            conn.send({"op": "error", "id": message.get("id"), "message": str(error)})
 
     async def sample_memory(self) -> None:
         """Kill any attempt whose process group's resident memory exceeds its MEMORY limit."""

@@ -206,13 +206,27 @@ class AttemptExit:
     output_lines: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {
+            "attempt_id": self.attempt_id,
+            "exit_code": self.exit_code,
+            "reason": self.reason,
+            "status_reason": self.status_reason,
+            "started_at_ms": self.started_at_ms,
+            "stopped_at_ms": self.stopped_at_ms,
+            "timed_out": self.timed_out,
+            "oom": self.oom,
+            "stopped": self.stopped,
+            "host_lost": self.host_lost,
+            "output_lines": self.output_lines,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AttemptExit:
-        names = {field.name for field in dataclasses.fields(cls)}
+        names = _EXIT_FIELDS
         return cls(**{key: value for key, value in data.items() if key in names})
 
+
+_EXIT_FIELDS = frozenset(field.name for field in dataclasses.fields(AttemptExit))
 
 ExecutorEvent = OutputLine | AttemptExit
 

@@ -40,8 +40,10 @@ from batchbridge.executors.base import (
 from batchbridge.executors.host import host_capacity
 from batchbridge.executors.protocol import (
     MAX_FRAME,
+    READ_CHUNK,
     STREAM_NAMES,
     AgentPaths,
+    FrameSplitter,
     SocketAddress,
     decode,
     encode,
@@ -58,6 +60,7 @@ class AgentConnection:
         self._next_id = 0
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._buffer: list[bytes] = []
+        self._acks: list[str] = []
         self._loop = asyncio.get_running_loop()
 
     @classmethod
@@ -67,11 +70,20 @@ class AgentConnection:
         return cls(reader, writer)
 
     def send(self, message: dict[str, Any]) -> None:
-        if not self._buffer:
+        if not self._buffer and not self._acks:
             self._loop.call_soon(self._flush)
         self._buffer.append(encode(message))
 
+    def acknowledge(self, attempt_id: str) -> None:
+        """Queue an acknowledgement; those of one loop pass leave as one ``ack`` frame."""
+        if not self._buffer and not self._acks:
+            self._loop.call_soon(self._flush)
+        self._acks.append(attempt_id)
+
     def _flush(self) -> None:
+        if self._acks:
+            self._buffer.append(encode({"op": "ack", "attempt_ids": self._acks}))
+            self._acks = []
         if self._buffer and not self.writer.is_closing():
             self.writer.write(b"".join(self._buffer))
         self._buffer.clear()
@@ -199,12 +211,14 @@ class LocalExecutor:
             )
 
     async def _read(self, conn: AgentConnection) -> None:
+        splitter = FrameSplitter()
         try:
             while True:
-                frame = await conn.reader.readline()
-                if not frame:
+                data = await conn.reader.read(READ_CHUNK)
+                if not data:
                     break
-                self._dispatch(conn, decode(frame))
+                for frame in splitter.feed(data):
+                    self._dispatch(conn, decode(frame))
         except (ConnectionError, ValueError):
             pass
         finally:
@@ -293,7 +307,7 @@ class LocalExecutor:
 
     async def acknowledge(self, attempt_id: str) -> None:
         if self._conn is not None:
-            self._conn.send({"op": "ack", "attempt_ids": [attempt_id]})
+            self._conn.acknowledge(attempt_id)
 
     async def recover(self, known: Mapping[str, int]) -> dict[str, RecoveredAttempt]:
         conn = await self._connected()

@@ -29,12 +29,12 @@ Files under ``<data_dir>/agent/``: ``agent.pid`` (holds the agent's pid; the age
 exclusive ``flock`` on it, so at most one agent runs per data folder), ``agent.sock``, ``agent.log``
 (the agent's own diagnostics), ``host.json`` (the stable ``container_instance_id``) and
 ``launches.log`` (one JSON object ``{"attempt_id", "pid", "started_at_ms"}`` per spawn, append-only,
-emptied whenever nothing runs; it lets a new agent kill the processes of an agent that died) and
-``attempts/`` with, per attempt, ``<attempt_id>.output.log``
-(one JSON array ``[seq, timestamp_ms, "o" | "e", message]`` per line, append-only, created with the
-first line) and ``<attempt_id>.exit.json`` (written to a temporary name and renamed, so it is either
-absent or complete).  Flat files rather than a folder per attempt keep a short attempt's cost to a
-handful of file operations.
+emptied whenever nothing runs; it lets a new agent kill the processes of an agent that died),
+``exits.log`` (the exit journal, see :class:`ExitJournal`) and ``attempts/`` with, per attempt that
+wrote output, ``<attempt_id>.output.log`` (one JSON array ``[seq, timestamp_ms, "o" | "e", message]``
+per line, append-only, created with the first line).  An agent also takes over the
+``<attempt_id>.exit.json`` records of earlier versions (one file per unacknowledged exit).  A short
+attempt that writes nothing costs no file of its own: no inode is created or freed for it.
 """
 
 from __future__ import annotations
@@ -43,10 +43,11 @@ import contextlib
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from batchbridge.executors.base import Stream
+from batchbridge.executors.base import AttemptExit, Stream
 
 #: Longest message line accepted on the socket (a launch spec with a large environment fits).
 MAX_FRAME = 64 * 1024 * 1024
@@ -90,6 +91,10 @@ class AgentPaths:
         return self.root / "launches.log"
 
     @property
+    def exits(self) -> Path:
+        return self.root / "exits.log"
+
+    @property
     def attempts(self) -> Path:
         return self.root / "attempts"
 
@@ -129,6 +134,80 @@ class AttemptFiles:
                 path.unlink()
 
 
+class ExitJournal:
+    """The agent's record of exits not yet acknowledged: one append-only file, one write per change.
+
+    Each line is one JSON object: ``{"exit": {AttemptExit}}`` when an exit is recorded (before it is
+    sent) and ``{"ack": [attempt_id, ...]}`` when the server acknowledges exits.  Replaying the lines
+    gives the unacknowledged exits.  A single ``write`` on an ``O_APPEND`` descriptor either lands
+    whole or not at all when the agent is killed, and a line that does not parse is skipped.  Once
+    every recorded exit is acknowledged and the file exceeds :attr:`compact_bytes` it is emptied; a
+    file past :attr:`rewrite_bytes` with exits still pending is rewritten with those exits only
+    (to a temporary name, then renamed over it).
+    """
+
+    compact_bytes = 256 * 1024
+    rewrite_bytes = 8 * 1024 * 1024
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        self._size = os.fstat(self._fd).st_size
+
+    def replay(self) -> dict[str, AttemptExit]:
+        """The exits recorded and not acknowledged, keyed by attempt id, in the order recorded."""
+        pending: dict[str, AttemptExit] = {}
+        with open(self.path, "rb") as handle:
+            for raw in handle:
+                try:
+                    entry = json.loads(raw)
+                except ValueError:
+                    continue
+                if not isinstance(entry, dict):
+                    continue
+                if isinstance(entry.get("exit"), dict):
+                    try:
+                        exit = AttemptExit.from_json(entry["exit"])
+                    except TypeError:
+                        continue
+                    pending[exit.attempt_id] = exit
+                for attempt_id in entry.get("ack") or ():
+                    pending.pop(attempt_id, None)
+        return pending
+
+    def _append(self, data: bytes) -> None:
+        os.write(self._fd, data)
+        self._size += len(data)
+
+    def record(self, exit: dict[str, Any]) -> None:
+        self._append(encode_line({"exit": exit}))
+
+    def acknowledge(self, attempt_ids: list[str], pending: Mapping[str, AttemptExit]) -> None:
+        """Record acknowledgements; ``pending`` holds the exits still unacknowledged after them."""
+        if not pending and self._size >= self.compact_bytes:
+            os.ftruncate(self._fd, 0)
+            self._size = 0
+            return
+        self._append(encode_line({"ack": attempt_ids}))
+        if self._size >= self.rewrite_bytes:
+            self.rewrite(list(pending.values()))
+
+    def rewrite(self, exits: list[AttemptExit]) -> None:
+        """Replace the file with one line per exit in ``exits``."""
+        data = b"".join(encode_line({"exit": exit.to_json()}) for exit in exits)
+        write_atomic(self.path, data)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        fd = os.open(self.path, flags, 0o644)
+        os.close(self._fd)
+        self._fd = fd
+        self._size = len(data)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
 class SocketAddress:
     """A unix socket path usable with bind/connect, even when the real path exceeds ``sun_path``.
 
@@ -159,6 +238,41 @@ class SocketAddress:
 def encode(message: dict[str, Any]) -> bytes:
     """One frame: compact JSON and a newline."""
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def encode_line(value: dict[str, Any]) -> bytes:
+    """One journal line: compact JSON and a newline."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+class FrameSplitter:
+    """Cuts a byte stream into frames: whole lines, read in chunks of whatever the socket holds.
+
+    One ``read`` of up to :data:`READ_CHUNK` bytes serves every frame that arrived together, instead
+    of one ``readline`` (and one wake-up of the reading task) per frame.
+    """
+
+    def __init__(self) -> None:
+        self._partial = b""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The complete frames in ``data`` (after what was left over); a frame over MAX_FRAME raises."""
+        if self._partial:
+            data = self._partial + data
+        end = data.rfind(b"\n")
+        if end < 0:
+            self._partial = data
+            frames: list[bytes] = []
+        else:
+            self._partial = data[end + 1 :]
+            frames = data[:end].split(b"\n")
+        if len(self._partial) > MAX_FRAME:
+            raise ValueError(f"agent protocol frame longer than {MAX_FRAME} bytes")
+        return frames
+
+
+#: Bytes asked of the socket per read.
+READ_CHUNK = 256 * 1024
 
 
 def decode(frame: bytes) -> dict[str, Any]:
