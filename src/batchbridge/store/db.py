@@ -2,7 +2,10 @@
 
 ``Database.open(path)`` creates the folder, opens SQLite in WAL mode with ``synchronous=NORMAL``
 (durable across a process crash; the last commits may be lost only on power loss), foreign keys on
-and a busy timeout, then applies the schema migrations of the ``batchbridge.store`` package.
+and a busy timeout, then applies the schema migrations of the ``batchbridge.store`` package.  The
+WAL is checkpointed every 8,192 pages (32 MiB) rather than SQLite's 1,000: under a stream of
+small transactions the same hot pages (an index's last leaf, an array parent's counts) are
+copied back once per checkpoint instead of eight times.
 
 Transactions: ``db.transaction()`` yields the connection inside ``BEGIN IMMEDIATE ... COMMIT``;
 an exception rolls everything back and propagates.  A nested ``transaction()`` joins the outer
@@ -65,6 +68,7 @@ class Database:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint = 8192")
         conn.execute("PRAGMA foreign_keys = ON")
         db = cls(conn, path)
         try:
