@@ -61,8 +61,6 @@ from typing import Any
 from batchbridge.executors.base import AttemptExit, LaunchSpec
 from batchbridge.executors.process import AttemptProcess, Launcher, group_rss_mib, kill_group
 from batchbridge.executors.protocol import (
-    MAX_FRAME,
-    READ_CHUNK,
     AgentPaths,
     ExitJournal,
     FrameSplitter,
@@ -82,7 +80,7 @@ AGENT_SHUTDOWN = "Host agent shut down"
 class Connection:
     """One connected server; outgoing messages are batched into one write per loop pass."""
 
-    def __init__(self, writer: asyncio.StreamWriter, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, writer: asyncio.WriteTransport, loop: asyncio.AbstractEventLoop) -> None:
         self.writer = writer
         self.loop = loop
         self._buffer: list[bytes] = []
@@ -418,28 +416,18 @@ class Agent:
 
     # -- serving ---------------------------------------------------------------------------
 
-    async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = Connection(writer, self.loop)
+    def connected(self, transport: asyncio.WriteTransport) -> Connection:
+        conn = Connection(transport, self.loop)
         self.connections.add(conn)
-        splitter = FrameSplitter()
-        try:
-            while True:
-                try:
-                    data = await reader.read(READ_CHUNK)
-                    frames = splitter.feed(data)
-                except (ConnectionError, ValueError):
-                    break
-                if not data:
-                    break
-                for frame in frames:
-                    self._serve_frame(conn, frame)
-        finally:
-            conn.closed = True
-            self.connections.discard(conn)
-            for attempt_id in [a for a, c in self.subscribers.items() if c is conn]:
-                del self.subscribers[attempt_id]
-            self.idle_since = time.monotonic()
-            writer.close()
+        return conn
+
+    def disconnected(self, conn: Connection) -> None:
+        conn.closed = True
+        self.connections.discard(conn)
+        for attempt_id in [a for a, c in self.subscribers.items() if c is conn]:
+            del self.subscribers[attempt_id]
+        self.idle_since = time.monotonic()
+        conn.writer.close()
 
     def _serve_frame(self, conn: Connection, frame: bytes) -> None:
         try:
@@ -474,6 +462,36 @@ class Agent:
                 self.done.set()
 
 
+class ServerProtocol(asyncio.Protocol):
+    """One server's connection: frames are handled as they arrive, in the callback that reads them."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.conn: Connection | None = None
+        self.splitter = FrameSplitter()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        self.conn = self.agent.connected(transport)
+
+    def data_received(self, data: bytes) -> None:
+        conn = self.conn
+        if conn is None or conn.closed:
+            return
+        try:
+            frames = self.splitter.feed(data)
+        except ValueError:
+            conn.writer.close()
+            return
+        for frame in frames:
+            self.agent._serve_frame(conn, frame)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.conn is not None:
+            self.agent.disconnected(self.conn)
+            self.conn = None
+
+
 async def serve(paths: AgentPaths, idle_timeout: float, sample_interval: float) -> None:
     agent = Agent(paths, idle_timeout, sample_interval)
     agent.load_records()
@@ -481,7 +499,7 @@ async def serve(paths: AgentPaths, idle_timeout: float, sample_interval: float) 
         paths.socket.unlink()
     address = SocketAddress(paths.socket)
     with address as path:
-        server = await asyncio.start_unix_server(agent.serve_connection, path=path, limit=MAX_FRAME)
+        server = await agent.loop.create_unix_server(lambda: ServerProtocol(agent), path=path)
     tasks = [asyncio.create_task(agent.sample_memory()), asyncio.create_task(agent.watch_idle())]
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, agent.done.set)
