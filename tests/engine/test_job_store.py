@@ -205,3 +205,40 @@ def test_sqlite_connection_is_a_real_file(db: Database) -> None:
     assert db.path.exists()
     with sqlite3.connect(db.path) as raw:
         assert raw.execute("SELECT count(*) FROM schema_migrations WHERE id = 'jobs-0002'").fetchone()[0] == 1
+
+
+def test_an_attempt_that_ran_and_ended_in_one_pass_is_written_once_with_both_events(db: Database) -> None:
+    from batchbridge.engine.attempts import record_exit
+    from batchbridge.executors.base import AttemptExit
+
+    job = child(5, JobStatus.STARTING)
+    job.run = RunState(attempt=1, task_id="abc", task_arn="arn:aws:ecs:us-east-1:1:task/AWSBatch-c-u/abc")
+    with db.transaction() as conn:
+        job_store.insert_jobs(conn, [job])
+        job_store.init_counts(conn, PARENT, JobStatus.STARTING, 1)
+    exit = AttemptExit(job.job_id + ".1", 0, "Essential container in task exited", None, 1000, 1005)
+    statements: list[str] = []
+    with db.transaction() as conn:
+        conn.set_trace_callback(statements.append)
+        writer = JobWriter(conn)
+        loaded = job_store.get_job(conn, job.job_id)
+        assert loaded is not None and record_exit(writer, loaded, exit)
+        writer.finish()
+        conn.set_trace_callback(None)
+    assert sum(s.startswith("UPDATE jobs") for s in statements) == 1
+    bodies = [json.loads(e[3]) for e in writer.events]
+    assert [b["detail"]["status"] for b in bodies] == ["RUNNING", "SUCCEEDED"]
+    assert "logStreamName" in bodies[0]["detail"]["container"]
+    assert "exitCode" not in bodies[0]["detail"]["container"] and bodies[0]["detail"]["attempts"] == []
+    assert bodies[1]["detail"]["attempts"][0]["container"]["logStreamName"].endswith("/abc")
+    with db.read() as conn:
+        stored = job_store.get_job(conn, job.job_id)
+        counts = job_store.array_counts(conn, PARENT)
+    assert stored is not None and stored.status is JobStatus.SUCCEEDED and stored.started_at == 1000
+    assert counts.get("SUCCEEDED") == 1 and counts.get("STARTING") == 0 and counts.get("RUNNING", 0) == 0
+
+    with db.transaction() as conn:
+        writer = JobWriter(conn)
+        stale = dataclasses.replace(job, run=dataclasses.replace(job.run), attempts=[])
+        assert not writer.move_through(stale, [(JobStatus.RUNNING, None), (JobStatus.FAILED, None)])
+        assert writer.events == [] and stale.status is JobStatus.STARTING

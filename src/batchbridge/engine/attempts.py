@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from batchbridge.domain.arns import make_arn, new_hex_id, parse_arn
@@ -114,8 +114,8 @@ def launch_spec(
     )
 
 
-def mark_running(writer: JobWriter, job: Job, info_started: int, container_instance_id: str | None) -> bool:
-    """STARTING -> RUNNING: ``startedAt``, ``containerInstanceArn`` and ``logStreamName`` appear."""
+def _running(job: Job, info_started: int, container_instance_id: str | None) -> Callable[[Job], None]:
+    """The STARTING -> RUNNING change: ``startedAt``, ``containerInstanceArn``, ``logStreamName``."""
     arn = parse_arn(job.job_arn)
     region, account = (arn.region, arn.account) if arn else ("", "")
 
@@ -130,34 +130,46 @@ def mark_running(writer: JobWriter, job: Job, info_started: int, container_insta
             )
         run.log_stream_name = f"{j.definition_name[:200]}/default/{run.task_id}"
 
-    return writer.move(job, JobStatus.RUNNING, apply)
+    return apply
+
+
+def mark_running(writer: JobWriter, job: Job, info_started: int, container_instance_id: str | None) -> bool:
+    """STARTING -> RUNNING: ``startedAt``, ``containerInstanceArn`` and ``logStreamName`` appear."""
+    return writer.move(job, JobStatus.RUNNING, _running(job, info_started, container_instance_id))
 
 
 def record_exit(writer: JobWriter, job: Job, exit: AttemptExit, info: AttemptInfo | None = None) -> bool:
-    """Apply an attempt's exit to a STARTING or RUNNING job; ``False`` if it no longer applies."""
+    """Apply an attempt's exit to a STARTING or RUNNING job; ``False`` if it no longer applies.
+
+    An attempt still STARTING that did run first moves to RUNNING; both moves (and their events)
+    are written together.
+    """
+    steps: list[tuple[JobStatus, Callable[[Job], None] | None]] = []
     if job.status is JobStatus.STARTING and exit.started_at_ms is not None:
         instance = info.container_instance_id if info else None
-        if not mark_running(writer, job, exit.started_at_ms, instance):
-            return False
-    if job.status not in (JobStatus.STARTING, JobStatus.RUNNING):
+        steps.append((JobStatus.RUNNING, _running(job, exit.started_at_ms, instance)))
+    elif job.status not in (JobStatus.STARTING, JobStatus.RUNNING):
         return False
-    run = job.run
     terminated = exit.stopped and job.is_terminated
     status_reason = job.cancel_reason if terminated and job.cancel_reason else exit.status_reason
-    record = AttemptRecord(
-        started_at=exit.started_at_ms,
-        stopped_at=exit.stopped_at_ms,
-        status_reason=status_reason,
-        exit_code=exit.exit_code,
-        reason=exit.reason,
-        task_arn=run.task_arn,
-        container_instance_arn=run.container_instance_arn,
-        log_stream_name=run.log_stream_name,
-    )
+
+    def attempt_record(j: Job) -> AttemptRecord:
+        run = j.run
+        return AttemptRecord(
+            started_at=exit.started_at_ms,
+            stopped_at=exit.stopped_at_ms,
+            status_reason=status_reason,
+            exit_code=exit.exit_code,
+            reason=exit.reason,
+            task_arn=run.task_arn,
+            container_instance_arn=run.container_instance_arn,
+            log_stream_name=run.log_stream_name,
+        )
+
     succeeded = exit.exit_code == 0 and not (exit.timed_out or exit.stopped or exit.host_lost)
     retry = not succeeded and should_retry(
         job.retry_strategy,
-        run.attempt,
+        job.run.attempt,
         exit_code=exit.exit_code,
         reason=exit.reason,
         status_reason=exit.status_reason,
@@ -167,20 +179,24 @@ def record_exit(writer: JobWriter, job: Job, exit: AttemptExit, info: AttemptInf
     if retry:
 
         def back(j: Job) -> None:
-            j.attempts.append(record)
+            j.attempts.append(attempt_record(j))
             r = j.run
             r.task_arn = r.container_instance_arn = r.log_stream_name = None
             r.exit_code = None
             r.reason = None
             r.compute_environment_arn = None
 
-        return writer.move(job, JobStatus.RUNNABLE, back)
+        steps.append((JobStatus.RUNNABLE, back))
+    else:
 
-    def end(j: Job) -> None:
-        j.attempts.append(record)
-        j.status_reason = status_reason
-        j.stopped_at = exit.stopped_at_ms
-        j.run.exit_code = exit.exit_code
-        j.run.reason = exit.reason
+        def end(j: Job) -> None:
+            j.attempts.append(attempt_record(j))
+            j.status_reason = status_reason
+            j.stopped_at = exit.stopped_at_ms
+            j.run.exit_code = exit.exit_code
+            j.run.reason = exit.reason
 
-    return writer.move(job, JobStatus.SUCCEEDED if succeeded else JobStatus.FAILED, end)
+        steps.append((JobStatus.SUCCEEDED if succeeded else JobStatus.FAILED, end))
+    if len(steps) == 1:
+        return writer.move(job, *steps[0])
+    return writer.move_through(job, steps)

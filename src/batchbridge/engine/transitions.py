@@ -23,7 +23,7 @@ from __future__ import annotations
 import collections
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from batchbridge.domain.arns import new_ordered_uuid, parse_arn
 from batchbridge.domain.event_text import encode_state_change
@@ -72,6 +72,37 @@ class JobWriter:
         self.events.append(self._event(job, summary))
         self.moved.append(job)
         if is_terminal(target):
+            self._terminal.append(job)
+        return True
+
+    def move_through(self, job: Job, steps: Sequence[tuple[JobStatus, Callable[[Job], None] | None]]) -> bool:
+        """Several moves of one job (not an array parent) with one write: an event per step.
+
+        Each ``(target, mutate)`` step is checked against the table and its event built from the
+        job as that step leaves it; the row is then written once, compare-and-set against the
+        status it had before the first step.  An attempt that ran and ended within one pass
+        (STARTING -> RUNNING -> SUCCEEDED) costs one row write instead of two.  ``False``, with no
+        event kept, if someone moved the job first.
+        """
+        if job.kind is JobKind.ARRAY_PARENT:
+            raise ValueError("an array parent moves one step at a time")
+        start = job.status
+        events = []
+        for target, mutate in steps:
+            check_transition(job.kind, job.status, target)
+            job.status = target
+            if mutate is not None:
+                mutate(job)
+            events.append(self._event(job, None))
+        if not job_store.update_job(self.conn, job, start):
+            job.status = start
+            return False
+        if job.kind is JobKind.ARRAY_CHILD and job.parent_id is not None:
+            self._counts[(job.parent_id, start.value)] -= 1
+            self._counts[(job.parent_id, job.status.value)] += 1
+        self.events.extend(events)
+        self.moved.append(job)
+        if is_terminal(job.status):
             self._terminal.append(job)
         return True
 
