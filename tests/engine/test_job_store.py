@@ -216,7 +216,7 @@ def test_an_attempt_that_ran_and_ended_in_one_pass_is_written_once_with_both_eve
     with db.transaction() as conn:
         job_store.insert_jobs(conn, [job])
         job_store.init_counts(conn, PARENT, JobStatus.STARTING, 1)
-    exit = AttemptExit(job.job_id + ".1", 0, "Essential container in task exited", None, 1000, 1005)
+    exit = AttemptExit(job.job_id + ".1", 0, None, "Essential container in task exited", 1000, 1005)
     statements: list[str] = []
     with db.transaction() as conn:
         conn.set_trace_callback(statements.append)
@@ -235,6 +235,7 @@ def test_an_attempt_that_ran_and_ended_in_one_pass_is_written_once_with_both_eve
         stored = job_store.get_job(conn, job.job_id)
         counts = job_store.array_counts(conn, PARENT)
     assert stored is not None and stored.status is JobStatus.SUCCEEDED and stored.started_at == 1000
+    assert stored.status_reason == "Essential container in task exited"
     assert counts.get("SUCCEEDED") == 1 and counts.get("STARTING") == 0 and counts.get("RUNNING", 0) == 0
 
     with db.transaction() as conn:
