@@ -19,7 +19,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,6 @@ from batchbridge.executors.base import (
 )
 from batchbridge.executors.host import host_capacity
 from batchbridge.executors.protocol import (
-    MAX_FRAME,
-    READ_CHUNK,
     STREAM_NAMES,
     AgentPaths,
     FrameSplitter,
@@ -51,23 +49,49 @@ from batchbridge.executors.protocol import (
 )
 
 
-class AgentConnection:
-    """A framed connection to the agent with request/reply matching and batched writes."""
+class AgentConnection(asyncio.Protocol):
+    """A framed connection to the agent with request/reply matching and batched writes.
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
+    Frames are handled in the callback that reads them (``on_message``; by default only replies are
+    matched), with no reading task to wake per read; ``on_lost`` runs once the connection ends.
+    """
+
+    writer: asyncio.WriteTransport
+
+    def __init__(self) -> None:
+        self.on_message: Callable[[AgentConnection, dict[str, Any]], object] = AgentConnection.resolve
+        self.on_lost: Callable[[AgentConnection], None] | None = None
+        self._splitter = FrameSplitter()
         self._next_id = 0
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._buffer: list[bytes] = []
         self._acks: list[str] = []
         self._loop = asyncio.get_running_loop()
 
+        self.ended: asyncio.Future[None] = self._loop.create_future()
+
     @classmethod
     async def open(cls, paths: AgentPaths) -> AgentConnection:
         with SocketAddress(paths.socket) as path:
-            reader, writer = await asyncio.open_unix_connection(path, limit=MAX_FRAME)
-        return cls(reader, writer)
+            _, conn = await asyncio.get_running_loop().create_unix_connection(cls, path)
+        return conn
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        self.writer = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            for frame in self._splitter.feed(data):
+                self.on_message(self, decode(frame))
+        except ValueError:
+            self.writer.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ended.done():
+            self.ended.set_result(None)
+            if self.on_lost is not None:
+                self.on_lost(self)
 
     def send(self, message: dict[str, Any]) -> None:
         if not self._buffer and not self._acks:
@@ -143,7 +167,6 @@ class LocalExecutor:
         self.connect_timeout = connect_timeout
         self._memory_mib = memory_mib
         self._conn: AgentConnection | None = None
-        self._reader_task: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[ExecutorEvent | None] = asyncio.Queue()
         self._live: dict[str, tuple[int | None, int | None]] = {}
         self._agent_proc: subprocess.Popen[bytes] | None = None
@@ -172,7 +195,8 @@ class LocalExecutor:
                 conn = None
             if conn is not None:
                 self._conn = conn
-                self._reader_task = asyncio.create_task(self._read(conn))
+                conn.on_message = self._dispatch
+                conn.on_lost = self._lost
                 try:
                     hello = await conn.request({"op": "hello"})
                 except (ServerException, ConnectionError):
@@ -209,20 +233,6 @@ class LocalExecutor:
                 env=env,
                 start_new_session=True,
             )
-
-    async def _read(self, conn: AgentConnection) -> None:
-        splitter = FrameSplitter()
-        try:
-            while True:
-                data = await conn.reader.read(READ_CHUNK)
-                if not data:
-                    break
-                for frame in splitter.feed(data):
-                    self._dispatch(conn, decode(frame))
-        except (ConnectionError, ValueError):
-            pass
-        finally:
-            self._lost(conn)
 
     def _dispatch(self, conn: AgentConnection, message: dict[str, Any]) -> None:
         op = message["op"]
@@ -270,13 +280,10 @@ class LocalExecutor:
     async def close(self) -> None:
         """Disconnect; running attempts carry on under the agent."""
         self._closing = True
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        if self._reader_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader_task
-            self._reader_task = None
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+            await conn.ended
         self._events.put_nowait(None)
 
     # -- the executor contract -------------------------------------------------------------
@@ -353,8 +360,5 @@ async def stop_agent(data_dir: Path) -> bool:
     except (FileNotFoundError, ConnectionRefusedError):
         return False
     conn.send({"op": "shutdown", "id": 1})
-    with contextlib.suppress(ConnectionError):
-        while await conn.reader.readline():
-            pass
-    conn.close()
+    await conn.ended
     return True
