@@ -11,7 +11,7 @@ from batchbridge.executors.base import AttemptExit
 from batchbridge.executors.process import AttemptProcess, Launcher, make_workdir
 from batchbridge.executors.protocol import AgentPaths
 
-from .conftest import run, spec
+from .conftest import collect, run, spec, started
 
 
 def _run(data_dir: Path, attempt_id: str, command: list[str], **options: object) -> tuple[AttemptExit, str]:
@@ -128,3 +128,14 @@ def test_the_working_folder_and_its_parent_are_created_once(tmp_path: Path) -> N
     make_workdir(str(folder))
     make_workdir(str(folder.parent / "attempt-2"))
     assert sorted(p.name for p in folder.parent.iterdir()) == ["attempt-1", "attempt-2"]
+
+
+def test_an_attempt_started_by_the_agent_holds_no_descriptor_beyond_its_three(data_dir: Path) -> None:
+    async def scenario() -> list[str]:
+        async with started(data_dir) as executor:
+            await executor.launch(spec(data_dir, "fds.1", ["sh", "-c", "ls /proc/$$/fd"]))
+            lines, exits = await collect(executor, {"fds.1"})
+            assert exits["fds.1"].exit_code == 0
+            return [line.message for line in lines["fds.1"]]
+
+    assert sorted(run(scenario())) == ["0", "1", "2"]
