@@ -196,11 +196,19 @@ def _expand(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _split(job: Job) -> tuple[str, str]:
-    """(changing part, submission-time part) of the job's document, as compact JSON."""
-    doc = job.to_doc()
-    static = {key: doc[key] for key in STATIC_FIELDS}
-    return _encode(_compact(job)), _encode(static)
+def _split(job: Job, memo: dict[tuple[int, ...], str] | None = None) -> tuple[str, str]:
+    """(changing part, submission-time part) of the job's document, as compact JSON.
+
+    ``memo`` reuses the submission-time text of jobs whose submission-time members are the very
+    same objects (the children of one array), for the lifetime of the caller's call.
+    """
+    key = tuple(id(getattr(job, field)) for field in STATIC_FIELDS)
+    static = memo.get(key) if memo is not None else None
+    if static is None:
+        static = _encode({field: getattr(job, field) for field in STATIC_FIELDS})
+        if memo is not None:
+            memo[key] = static
+    return _encode(_compact(job)), static
 
 
 def _dump(job: Job) -> str:
@@ -244,7 +252,8 @@ def insert_jobs(
 ) -> None:
     """Insert ``jobs`` (one ``executemany``); ``waiting`` gives each job's count of open edges."""
     counts = waiting or {}
-    parts = [_split(j) for j in jobs]
+    memo: dict[tuple[int, ...], str] = {}
+    parts = [_split(j, memo) for j in jobs]
     ids = _static_ids(conn, (static for _, static in parts))
     conn.executemany(
         "INSERT INTO jobs(id, kind, status, queue_arn, parent_id, array_index, name, definition_arn,"
