@@ -179,11 +179,15 @@ class Job:
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Job:
         values = dict(doc)
-        values["kind"] = JobKind(values["kind"])
-        values["status"] = JobStatus(values["status"])
+        values["kind"] = _KINDS[values["kind"]]
+        values["status"] = _STATUSES[values["status"]]
         values["attempts"] = [AttemptRecord(**a) for a in values.get("attempts", [])]
         values["run"] = RunState(**values.get("run", {}))
         return cls(**values)
+
+
+_KINDS: dict[str, JobKind] = {kind.value: kind for kind in JobKind}
+_STATUSES: dict[str, JobStatus] = {status.value: status for status in JobStatus}
 
 
 def resource_demand(container: dict[str, Any]) -> tuple[float, int, int]:
