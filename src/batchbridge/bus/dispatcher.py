@@ -4,9 +4,12 @@ AWS behaviour emulated: EventBridge delivers at least once, retries failed targe
 retry policy and dead-letters or drops what cannot be delivered; AWS Batch events are "durable"
 deliveries.  Here each step is a transaction in the store, so a crash at any point loses nothing:
 
-1. Batch's outbox rows are copied onto the ``default`` bus's event log, matched against its rules
-   with their deliveries written, and marked consumed, all in one transaction (the events are
-   matched as read from the outbox, without reading them back).
+1. Batch's new outbox rows are matched against the ``default`` bus's rules; the matched ones are
+   recorded on the bus's event log with their deliveries and the outbox's consumer cursor moves
+   past all of them, in one transaction.  An event that matches no rule leaves no row behind, and
+   with no enabled pattern rule on the bus the events are not read at all (only the cursor moves).
+   The outbox's wake-ups start a pass only while the bus has such a rule; when it gets its first
+   one, the cursor first passes every event written before (none of them could match anything).
 2. Enabled schedule rules that are due append a ``Scheduled Event`` addressed to that rule alone
    and move their next firing time, in one transaction.
 3. Other unmatched events (``PutEvents``, another bus) are matched against the enabled rules of
@@ -52,6 +55,7 @@ from batchbridge.bus.schedule import RateSchedule, ScheduleError, parse_schedule
 from batchbridge.bus.transform import RuleInfo, receives_whole_event, render_input
 from batchbridge.store import deliveries as ds
 from batchbridge.store import events as es
+from batchbridge.store import outbox as ob
 from batchbridge.store.db import Database
 from batchbridge.store.outbox import Outbox
 
@@ -92,6 +96,7 @@ class Dispatcher:
         batch_size: int = 200,
         concurrency: int = 64,
         rng: random.Random | None = None,
+        ingest_batch: int = 1000,
     ) -> None:
         self.db = db
         self.registry = registry
@@ -100,6 +105,9 @@ class Dispatcher:
         self.clock = clock or SystemClock()
         self.backoff = backoff or Backoff()
         self.batch_size = batch_size
+        #: Most outbox events one pass takes when a rule may match them.
+        self.ingest_batch = max(1, ingest_batch)
+        self._backlog = False
         #: An ending attempt wakes the loop only when this few or fewer attempts remain under way.
         self.refill_at = max(1, batch_size // 4)
         self.outbox = Outbox(db)
@@ -111,7 +119,8 @@ class Dispatcher:
         self._runner: asyncio.Task[None] | None = None
         self._stopping = False
         self._delivered: list[int] = []
-        self.outbox.add_listener(self.wake)
+        self.outbox.add_listener(self._outbox_written)
+        registry.on_activation(self._bus_activated)
 
     def wake(self) -> None:
         """Make the loop run a pass now; safe from any thread."""
@@ -126,6 +135,21 @@ class Dispatcher:
             self._wake.set()
         else:
             loop.call_soon_threadsafe(self._wake.set)
+
+    def _outbox_written(self) -> None:
+        """New outbox events: a pass now only when a rule of the default bus may match them; else
+        they are passed over by the next pass that runs anyway (at most ``IDLE_POLL_SECONDS``)."""
+        if self.registry.has_rules(DEFAULT_BUS):
+            self.wake()
+
+    def _bus_activated(self, bus: str) -> None:
+        """The default bus gets its first enabled pattern rule: the outbox events not yet taken
+        were written while no rule could match them, so the cursor passes them now (the new rule
+        sees only events put after it exists, as on AWS)."""
+        if bus != DEFAULT_BUS:
+            return
+        with self.db.transaction() as conn:
+            ob.advance(conn, ob.last_position(conn))
 
     def recover(self) -> int:
         """Return in-flight deliveries to pending (after a restart); how many there were."""
@@ -179,6 +203,7 @@ class Dispatcher:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
         done, self._delivered = self._delivered, []
+        self._backlog = False
         try:
             with self.db.transaction() as conn:
                 if done:
@@ -192,6 +217,8 @@ class Dispatcher:
             self._delivered[:0] = done
             raise
         self._launch(started)
+        if self._backlog:
+            return self.clock.now()
         with self.db.read() as conn:
             due = ds.next_due_time(conn) if len(self._tasks) < self.batch_size else None
             times = [t for t in (due, es.next_schedule_time(conn)) if t is not None]
@@ -212,24 +239,44 @@ class Dispatcher:
             await asyncio.sleep(0)
 
     def ingest_outbox(self) -> int:
-        """Copy Batch's unconsumed outbox events onto the default bus."""
-        pending = self.outbox.read(limit=self.batch_size)
-        if not pending:
-            return 0
+        """Take Batch's new outbox events onto the default bus; how many outbox positions it passed.
+
+        Only what a rule matched is parsed past the matcher and written: with no enabled pattern
+        rule on the default bus the events are not even read (the cursor moves to the last
+        position); otherwise each event is parsed once and matched, and only the matched ones are
+        recorded on the bus's event log with their deliveries.  AWS's rule for a rule put later
+        holds either way: it sees only events put after it exists.  Up to ``ingest_batch`` events
+        per pass; a longer backlog makes the pass ask for another at once (:attr:`_backlog`).
+        """
         now = self.clock.now()
         with self.db.transaction() as conn:
+            after = ob.consumed_up_to(conn)
+            if not self.registry.has_rules(DEFAULT_BUS):
+                last = ob.last_position(conn)
+                if last > after:
+                    ob.advance(conn, last)
+                return max(0, last - after)
+            rows = ob.pending_bodies(conn, after, self.ingest_batch)
+            if not rows:
+                return 0
+            self._backlog = len(rows) >= self.ingest_batch
             targets_of: dict[int, tuple[es.RuleRecord | None, list[es.TargetRecord]]] = {}
-            new: list[ds.NewDelivery] = []
-            seqs = ds.append_matched_events(
-                conn, DEFAULT_BUS, [item.event for item in pending], now, [item.body for item in pending]
-            )
-            for seq, item in zip(seqs, pending, strict=True):
-                rule_ids = self.registry.match(DEFAULT_BUS, item.event)
+            matched: list[tuple[dict[str, Any], str, list[int]]] = []
+            for _, body in rows:
+                event = json.loads(body)
+                rule_ids = self.registry.match(DEFAULT_BUS, event)
                 if rule_ids:
-                    new.extend(self._deliveries(conn, seq, item.event, rule_ids, targets_of))
-            ds.insert_deliveries(conn, new, now)
-            self.outbox.mark_consumed([item.position for item in pending], conn)
-        return len(pending)
+                    matched.append((event, body, rule_ids))
+            if matched:
+                seqs = ds.append_matched_events(
+                    conn, DEFAULT_BUS, [m[0] for m in matched], now, [m[1] for m in matched]
+                )
+                new: list[ds.NewDelivery] = []
+                for seq, (event, _, rule_ids) in zip(seqs, matched, strict=True):
+                    new.extend(self._deliveries(conn, seq, event, rule_ids, targets_of))
+                ds.insert_deliveries(conn, new, now)
+            ob.advance(conn, rows[-1][0])
+        return rows[-1][0] - after
 
     def _deliveries(
         self,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import sqlite3
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from batchbridge.errors import InvalidEventPatternException, PatternError
@@ -71,24 +72,38 @@ class RuleRegistry:
     def __init__(self) -> None:
         self._matchers: dict[str, Any] = {}
         self._bus_of: dict[int, str] = {}
+        self._rules_on: dict[str, int] = {}
+        self._activation_hooks: list[Callable[[str], None]] = []
         self._lock = threading.Lock()
+
+    def on_activation(self, hook: Callable[[str], None]) -> None:
+        """Call ``hook(bus)`` whenever a bus with no enabled pattern rule is about to get one,
+        before the rule takes part in matching (the dispatcher consumes what nothing could match)."""
+        self._activation_hooks.append(hook)
 
     def load(self, conn: sqlite3.Connection) -> None:
         """Rebuild every matcher from the store."""
         with self._lock:
             self._matchers.clear()
             self._bus_of.clear()
+            self._rules_on.clear()
         after = 0
         while True:
             rules = store.list_rules(conn, None, None, after, 500)
             if not rules:
                 return
             for rule in rules:
-                self.put(rule)
+                self._put(rule)
             after = rules[-1].id
 
     def put(self, rule: store.RuleRecord) -> None:
         """Add or replace ``rule``; a disabled or schedule-only rule is removed from matching."""
+        if rule.enabled and rule.event_pattern is not None and not self.has_rules(rule.bus):
+            for hook in list(self._activation_hooks):
+                hook(rule.bus)
+        self._put(rule)
+
+    def _put(self, rule: store.RuleRecord) -> None:
         self.remove(rule.id)
         if not rule.enabled or rule.event_pattern is None:
             return
@@ -100,12 +115,18 @@ class RuleRegistry:
                 self._matchers[rule.bus] = matcher
             matcher.add(str(rule.id), pattern)
             self._bus_of[rule.id] = rule.bus
+            self._rules_on[rule.bus] = self._rules_on.get(rule.bus, 0) + 1
 
     def remove(self, rule_id: int) -> None:
         with self._lock:
             bus = self._bus_of.pop(rule_id, None)
             if bus is not None:
                 self._matchers[bus].remove(str(rule_id))
+                self._rules_on[bus] -= 1
+
+    def has_rules(self, bus: str) -> bool:
+        """Whether ``bus`` has an enabled pattern rule (an event put there may match something)."""
+        return self._rules_on.get(bus, 0) > 0
 
     def match(self, bus: str, event: dict[str, Any]) -> list[int]:
         """Ids of the enabled rules of ``bus`` that ``event`` matches, in creation order."""

@@ -7,11 +7,20 @@ unique, so an event is never stored twice.
 
 Contract for the consumer (the EventBridge bus):
 
+* Consumption is a cursor, not a mark per row: the consumer has taken every event up to
+  :func:`consumed_up_to` and none after it.  Positions become visible in order (one writer at a
+  time, ``BEGIN IMMEDIATE``; a position is assigned inside the writing transaction), so no event
+  can later appear behind the cursor.  Moving the cursor is one row update however many events it
+  passes, and the producers' inserts touch no index of consumption (``outbox-0003`` replaced the
+  per-row ``consumed_at`` marks, which stay as they were in older databases).
+* Inside its own write transaction the consumer reads :func:`pending_bodies` (positions and stored
+  JSON texts, unparsed), writes what it derives from them and calls :func:`advance`; or, when it
+  needs none of them, moves the cursor to :func:`last_position` without reading them at all.
 * ``Outbox(db).read(after=position, limit=n)`` returns unconsumed events with ``position > after``
   in commit order (:class:`OutboxEvent`: ``position``, ``event_id``, ``event`` as a dict with the
   envelope key order preserved, ``created_at`` in epoch ms).
-* ``mark_consumed(positions)`` records that the bus has taken responsibility for them (it writes its
-  own deliveries in the same transaction when it passes ``conn``).
+* ``mark_consumed(positions)`` moves the cursor to the highest of ``positions``: the events before
+  it count as consumed too (the consumer takes them in order).
 * Wake-up: ``await outbox.wait(timeout)`` returns ``True`` as soon as a producer called
   :func:`notify` for the same database since the last ``wait`` (or ``False`` on timeout), so the bus
   can sleep between batches instead of polling tightly.  ``add_listener(callback)`` registers a
@@ -57,7 +66,25 @@ MIGRATIONS: Sequence[tuple[str, str]] = (
         CREATE INDEX outbox_by_job ON outbox(job_id, position) WHERE job_id IS NOT NULL;
         """,
     ),
+    (
+        "outbox-0003",
+        """
+        CREATE TABLE outbox_cursor (
+            consumer TEXT PRIMARY KEY,
+            position INTEGER NOT NULL
+        );
+        INSERT INTO outbox_cursor(consumer, position) VALUES ('bus', COALESCE(
+            (SELECT MIN(position) - 1 FROM outbox WHERE consumed_at IS NULL),
+            (SELECT MAX(position) FROM outbox),
+            0
+        ));
+        DROP INDEX outbox_unconsumed;
+        """,
+    ),
 )
+
+#: The one consumer of the outbox (the EventBridge dispatcher).
+CONSUMER = "bus"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,18 +156,46 @@ def events_for_job(conn: sqlite3.Connection, job_id: str) -> list[dict[str, Any]
     return [json.loads(row["body"]) for row in rows]
 
 
+def consumed_up_to(conn: sqlite3.Connection) -> int:
+    """The position of the last event the consumer has taken (0 before the first)."""
+    row = conn.execute("SELECT position FROM outbox_cursor WHERE consumer = ?", (CONSUMER,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def last_position(conn: sqlite3.Connection) -> int:
+    """The highest position written so far (0 for an empty outbox); one step down the rowid tree."""
+    row = conn.execute("SELECT MAX(position) FROM outbox").fetchone()
+    return 0 if row is None or row[0] is None else int(row[0])
+
+
+def pending_bodies(conn: sqlite3.Connection, after: int, limit: int) -> list[tuple[int, str]]:
+    """``(position, stored JSON text)`` of the events after ``after``, in commit order, unparsed."""
+    rows = conn.execute(
+        "SELECT position, body FROM outbox WHERE position > ? ORDER BY position LIMIT ?", (after, limit)
+    ).fetchall()
+    return [(int(row[0]), str(row[1])) for row in rows]
+
+
+def advance(conn: sqlite3.Connection, position: int) -> None:
+    """Move the consumer's cursor forward to ``position`` (never backward), in ``conn``'s transaction."""
+    conn.execute(
+        "UPDATE outbox_cursor SET position = MAX(position, ?) WHERE consumer = ?", (position, CONSUMER)
+    )
+
+
 def notify(db: Database) -> None:
     """Wake the consumers of ``db``'s outbox; call it after the commit that wrote events."""
     signal_for(db, TOPIC).fire()
 
 
-def _row(row: sqlite3.Row) -> OutboxEvent:
+def _row(row: sqlite3.Row, cursor: int) -> OutboxEvent:
+    position = int(row["position"])
     return OutboxEvent(
-        position=int(row["position"]),
+        position=position,
         event_id=str(row["event_id"]),
         event=json.loads(row["body"]),
         created_at=int(row["created_at"]),
-        consumed=row["consumed_at"] is not None,
+        consumed=position <= cursor,
         body=str(row["body"]),
     )
 
@@ -154,29 +209,33 @@ class Outbox:
     def read(self, after: int = 0, limit: int = 100) -> list[OutboxEvent]:
         """Unconsumed events after ``after`` in commit order."""
         with self.db.read() as conn:
+            cursor = consumed_up_to(conn)
             rows = conn.execute(
-                "SELECT * FROM outbox WHERE consumed_at IS NULL AND position > ? ORDER BY position LIMIT ?",
-                (after, limit),
+                "SELECT * FROM outbox WHERE position > ? ORDER BY position LIMIT ?",
+                (max(after, cursor), limit),
             ).fetchall()
-        return [_row(r) for r in rows]
+        return [_row(r, cursor) for r in rows]
 
     def read_all(self, after: int = 0, limit: int = 1000) -> list[OutboxEvent]:
         """Every event after ``after`` in commit order, consumed or not (for inspection and tests)."""
         with self.db.read() as conn:
+            cursor = consumed_up_to(conn)
             rows = conn.execute(
                 "SELECT * FROM outbox WHERE position > ? ORDER BY position LIMIT ?", (after, limit)
             ).fetchall()
-        return [_row(r) for r in rows]
+        return [_row(r, cursor) for r in rows]
 
     def mark_consumed(self, positions: Iterable[int], conn: sqlite3.Connection | None = None) -> None:
-        """Record ``positions`` as consumed, in ``conn``'s transaction when given."""
-        now = int(time.time() * 1000)
-        params = [(now, p) for p in positions]
+        """Move the cursor to the highest of ``positions`` (module docstring), in ``conn``'s
+        transaction when given."""
+        highest = max(positions, default=0)
+        if highest <= 0:
+            return
         if conn is not None:
-            conn.executemany("UPDATE outbox SET consumed_at = ? WHERE position = ?", params)
+            advance(conn, highest)
             return
         with self.db.transaction() as own:
-            own.executemany("UPDATE outbox SET consumed_at = ? WHERE position = ?", params)
+            advance(own, highest)
 
     def notify(self) -> None:
         notify(self.db)

@@ -1,0 +1,231 @@
+"""Ingesting Batch's outbox: a consumer cursor instead of per-row marks, and only matched events
+copied onto the bus's event log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from batchbridge.bus.dispatcher import Dispatcher
+from batchbridge.bus.rules import RuleRegistry
+from batchbridge.services.context import RequestContext
+from batchbridge.services.events import EventsService
+from batchbridge.store import deliveries as ds
+from batchbridge.store import outbox
+from batchbridge.store.db import Database
+
+LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:handler"
+
+
+class Capture:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    async def __call__(self, target: Mapping[str, Any], payload: bytes, event: Mapping[str, Any]) -> None:
+        self.events.append(json.loads(payload))
+
+
+def batch_event(n: int, status: str = "RUNNABLE", job: str = "job-a") -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": f"e{n}",
+        "detail-type": "Batch Job State Change",
+        "source": "aws.batch",
+        "detail": {"jobId": job, "status": status, "n": n},
+    }
+
+
+def write(db: Database, events: list[dict[str, Any]]) -> None:
+    with db.transaction() as conn:
+        outbox.append_events(conn, events)
+
+
+def put_rule(db: Database, registry: RuleRegistry, ctx: RequestContext, pattern: dict[str, Any]) -> None:
+    service = EventsService(db, registry)
+    service.PutRule(ctx, {"Name": "r", "EventPattern": json.dumps(pattern)})
+    service.PutTargets(ctx, {"Rule": "r", "Targets": [{"Id": "t", "Arn": LAMBDA}]})
+
+
+def bus_log(db: Database) -> list[str]:
+    with db.read() as conn:
+        return [row[0] for row in conn.execute("SELECT event_id FROM bus_events ORDER BY seq")]
+
+
+def cursor(db: Database) -> int:
+    with db.read() as conn:
+        return outbox.consumed_up_to(conn)
+
+
+def test_with_no_rule_the_events_are_consumed_without_a_copy(db: Database, registry: RuleRegistry) -> None:
+    write(db, [batch_event(n) for n in range(5)])
+    dispatcher = Dispatcher(db, registry, {"lambda": Capture()})
+    assert dispatcher.ingest_outbox() == 5
+    assert bus_log(db) == []
+    assert outbox.Outbox(db).read() == []
+    assert all(item.consumed for item in outbox.Outbox(db).read_all())
+    assert dispatcher.ingest_outbox() == 0
+    write(db, [batch_event(5)])
+    assert [item.event_id for item in outbox.Outbox(db).read()] == ["e5"]
+    assert dispatcher.ingest_outbox() == 1
+    with db.read() as conn:
+        assert cursor(db) == outbox.last_position(conn)
+
+
+def test_only_matched_events_reach_the_bus_log_and_the_cursor_passes_all(
+    db: Database, registry: RuleRegistry, ctx: RequestContext
+) -> None:
+    put_rule(db, registry, ctx, {"source": ["aws.batch"], "detail": {"status": ["SUCCEEDED"]}})
+    statuses = ["RUNNABLE", "SUCCEEDED", "RUNNING", "SUCCEEDED", "FAILED"]
+    write(db, [batch_event(n, s, job=f"job-{n}") for n, s in enumerate(statuses)])
+    dispatcher = Dispatcher(db, registry, {"lambda": Capture()})
+    assert dispatcher.ingest_outbox() == 5
+    assert bus_log(db) == ["e1", "e3"]
+    with db.read() as conn:
+        deliveries = ds.list_deliveries(conn)
+        assert [ds.get_event(conn, d.event_seq).event_id for d in deliveries] == ["e1", "e3"]  # type: ignore[union-attr]
+    assert [d.order_key for d in deliveries] == ["job:job-1", "job:job-3"]
+    assert outbox.Outbox(db).read() == []
+
+
+async def test_a_rule_put_later_sees_only_the_events_after_it(
+    db: Database, registry: RuleRegistry, ctx: RequestContext
+) -> None:
+    capture = Capture()
+    dispatcher = Dispatcher(db, registry, {"lambda": capture})
+    write(db, [batch_event(n) for n in range(3)])
+    await dispatcher.drain()
+    put_rule(db, registry, ctx, {"source": ["aws.batch"]})
+    write(db, [batch_event(n) for n in range(3, 6)])
+    await dispatcher.drain()
+    assert [e["id"] for e in capture.events] == ["e3", "e4", "e5"]
+
+
+async def test_a_backlog_is_taken_in_batches_each_asking_for_the_next_pass(
+    db: Database, registry: RuleRegistry, ctx: RequestContext
+) -> None:
+    put_rule(db, registry, ctx, {"source": ["aws.batch"]})
+    write(db, [batch_event(n) for n in range(7)])
+    capture = Capture()
+    dispatcher = Dispatcher(db, registry, {"lambda": capture}, ingest_batch=3)
+    assert dispatcher.ingest_outbox() == 3
+    assert bus_log(db) == ["e0", "e1", "e2"]
+    next_at = dispatcher.step()
+    assert next_at is not None and next_at <= time.time()
+    await dispatcher.drain()
+    assert [e["id"] for e in capture.events] == [f"e{n}" for n in range(7)]
+    assert outbox.Outbox(db).read() == []
+
+
+def test_the_cursor_never_moves_back(db: Database) -> None:
+    write(db, [batch_event(n) for n in range(4)])
+    with db.transaction() as conn:
+        outbox.advance(conn, 3)
+        outbox.advance(conn, 1)
+    assert cursor(db) == 3
+    outbox.Outbox(db).mark_consumed([2, 4])
+    assert cursor(db) == 4
+    outbox.Outbox(db).mark_consumed([])
+    assert cursor(db) == 4
+
+
+def _old_database(path: Path, consumed: list[bool]) -> None:
+    """A database as the first two outbox migrations left it, with per-row consumption marks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute(
+            "CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, module TEXT NOT NULL, applied_at TEXT)"
+        )
+        for migration_id, script in outbox.MIGRATIONS[:2]:
+            conn.executescript(script)
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?, 'batchbridge.store.outbox', 'then')",
+                (migration_id,),
+            )
+        for n, done in enumerate(consumed):
+            conn.execute(
+                "INSERT INTO outbox(event_id, source, detail_type, body, created_at, consumed_at) "
+                "VALUES (?, 'aws.batch', 'Batch Job State Change', ?, 0, ?)",
+                (f"e{n}", json.dumps(batch_event(n)), 1 if done else None),
+            )
+    finally:
+        conn.close()
+
+
+def test_migration_starts_the_cursor_after_the_consumed_events(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    _old_database(path, [True, True, True, False, False])
+    with Database.open(path) as db:
+        assert cursor(db) == 3
+        assert [item.event_id for item in outbox.Outbox(db).read()] == ["e3", "e4"]
+        with db.read() as conn:
+            indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "outbox_unconsumed" not in indexes
+
+
+def test_migration_of_a_fully_consumed_or_empty_outbox(tmp_path: Path) -> None:
+    full, empty = tmp_path / "full.sqlite3", tmp_path / "empty.sqlite3"
+    _old_database(full, [True, True])
+    _old_database(empty, [])
+    with Database.open(full) as db:
+        assert cursor(db) == 2
+        assert outbox.Outbox(db).read() == []
+    with Database.open(empty) as db:
+        assert cursor(db) == 0
+        write(db, [batch_event(0)])
+        assert [item.event_id for item in outbox.Outbox(db).read()] == ["e0"]
+
+
+async def test_first_rule_passes_over_events_written_before_it_without_a_pass_between(
+    db: Database, registry: RuleRegistry, ctx: RequestContext
+) -> None:
+    capture = Capture()
+    dispatcher = Dispatcher(db, registry, {"lambda": capture})
+    write(db, [batch_event(n) for n in range(3)])
+    put_rule(db, registry, ctx, {"source": ["aws.batch"]})
+    with db.read() as conn:
+        assert cursor(db) == outbox.last_position(conn)
+    write(db, [batch_event(3)])
+    await dispatcher.drain()
+    assert [e["id"] for e in capture.events] == ["e3"]
+
+
+async def test_replacing_the_only_rule_keeps_the_events_waiting_for_it(
+    db: Database, registry: RuleRegistry, ctx: RequestContext
+) -> None:
+    capture = Capture()
+    dispatcher = Dispatcher(db, registry, {"lambda": capture})
+    put_rule(db, registry, ctx, {"source": ["aws.batch"]})
+    write(db, [batch_event(n) for n in range(3)])
+    put_rule(db, registry, ctx, {"source": ["aws.batch"], "detail-type": ["Batch Job State Change"]})
+    await dispatcher.drain()
+    assert [e["id"] for e in capture.events] == ["e0", "e1", "e2"]
+
+
+async def test_outbox_wakes_start_a_pass_only_while_a_rule_may_match(
+    db: Database, registry: RuleRegistry, ctx: RequestContext
+) -> None:
+    capture = Capture()
+    dispatcher = Dispatcher(db, registry, {"lambda": capture})
+    await dispatcher.start()
+    try:
+        await asyncio.sleep(0.05)
+        write(db, [batch_event(0)])
+        outbox.notify(db)
+        await asyncio.sleep(0.1)
+        assert [item.event_id for item in outbox.Outbox(db).read()] == ["e0"]
+        put_rule(db, registry, ctx, {"source": ["aws.batch"]})
+        write(db, [batch_event(1)])
+        outbox.notify(db)
+        for _ in range(100):
+            if capture.events:
+                break
+            await asyncio.sleep(0.01)
+        assert [e["id"] for e in capture.events] == ["e1"]
+    finally:
+        await dispatcher.stop()
