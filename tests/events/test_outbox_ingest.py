@@ -229,3 +229,60 @@ async def test_outbox_wakes_start_a_pass_only_while_a_rule_may_match(
         assert [e["id"] for e in capture.events] == ["e1"]
     finally:
         await dispatcher.stop()
+
+
+def test_rules_on_envelope_members_match_outbox_rows_without_parsing_them(
+    db: Database, registry: RuleRegistry, ctx: RequestContext
+) -> None:
+    put_rule(db, registry, ctx, {"source": ["aws.batch"], "detail-type": ["Batch Job State Change"]})
+    assert registry.reads_only_envelope("default")
+    with db.transaction() as conn:
+        outbox.append_encoded(
+            conn,
+            [
+                ("u1", "aws.batch", "Batch Job State Change", "not json", "job-u"),
+                ("u2", "aws.other", "Batch Job State Change", "not json", "job-v"),
+                ("u3", "aws.batch", "Batch Job State Change", "not json", None),
+            ],
+        )
+    Dispatcher(db, registry, {"lambda": Capture()}).ingest_outbox()
+    assert bus_log(db) == ["u1", "u3"]
+    with db.read() as conn:
+        assert [d.order_key for d in ds.list_deliveries(conn)] == ["job:job-u", "event:u3"]
+
+
+def test_a_rule_on_the_detail_makes_the_dispatcher_parse_events(
+    db: Database, registry: RuleRegistry, ctx: RequestContext
+) -> None:
+    put_rule(db, registry, ctx, {"source": ["aws.batch"], "detail": {"status": ["SUCCEEDED"]}})
+    assert not registry.reads_only_envelope("default")
+    put_rule(db, registry, ctx, {"$or": [{"source": ["aws.batch"]}, {"detail-type": ["x"]}]})
+    assert not registry.reads_only_envelope("default")
+    put_rule(db, registry, ctx, {"source": ["aws.batch"]})
+    assert registry.reads_only_envelope("default")
+
+
+async def test_outbox_events_are_recorded_by_reference_and_delivered_as_stored(
+    db: Database, registry: RuleRegistry, ctx: RequestContext
+) -> None:
+    put_rule(db, registry, ctx, {"source": ["aws.batch"]})
+    event = batch_event(0, "SUCCEEDED")
+    event["detail"]["colour"] = "rouge \u00e9carlate \u2603"
+    write(db, [event])
+    received: list[bytes] = []
+
+    async def target(target: Mapping[str, Any], payload: bytes, whole: Mapping[str, Any]) -> None:
+        received.append(payload)
+        assert whole["id"] == "e0"
+
+    dispatcher = Dispatcher(db, registry, {"lambda": target})
+    dispatcher.ingest_outbox()
+    with db.read() as conn:
+        (row,) = conn.execute("SELECT seq, body, outbox_position FROM bus_events").fetchall()
+        assert row["body"] == ""
+        assert row["outbox_position"] == outbox.last_position(conn)
+        stored = ds.get_event(conn, row["seq"])
+    assert stored is not None and stored.event == event
+    await dispatcher.drain()
+    assert received == [outbox.encode_event(event).encode()]
+    assert "\u2603".encode() in received[0]

@@ -73,6 +73,13 @@ def order_key(event: Mapping[str, Any]) -> str:
     return f"event:{event.get('id', '')}"
 
 
+def order_key_of(source: str, job_id: str | None, event_id: str) -> str:
+    """:func:`order_key` from the envelope columns an outbox row keeps, without the event."""
+    if source == "aws.batch" and job_id:
+        return f"job:{job_id}"
+    return f"event:{event_id}"
+
+
 def error_of(exc: BaseException) -> tuple[str, str]:
     """``(code, message)`` for a failed attempt."""
     code = getattr(exc, "code", None)

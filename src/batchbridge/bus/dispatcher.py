@@ -241,10 +241,11 @@ class Dispatcher:
     def ingest_outbox(self) -> int:
         """Take Batch's new outbox events onto the default bus; how many outbox positions it passed.
 
-        Only what a rule matched is parsed past the matcher and written: with no enabled pattern
-        rule on the default bus the events are not even read (the cursor moves to the last
-        position); otherwise each event is parsed once and matched, and only the matched ones are
-        recorded on the bus's event log with their deliveries.  AWS's rule for a rule put later
+        With no enabled pattern rule on the default bus the events are not even read (the cursor
+        moves to the last position).  When every rule tests only envelope members the outbox keeps
+        in columns (``source``, ``detail-type``), events are matched on those and never parsed; else
+        each is parsed once.  Only the matched ones are recorded on the bus's event log, by
+        reference to their outbox row, with their deliveries.  AWS's rule for a rule put later
         holds either way: it sees only events put after it exists.  Up to ``ingest_batch`` events
         per pass; a longer backlog makes the pass ask for another at once (:attr:`_backlog`).
         """
@@ -256,38 +257,44 @@ class Dispatcher:
                 if last > after:
                     ob.advance(conn, last)
                 return max(0, last - after)
-            rows = ob.pending_bodies(conn, after, self.ingest_batch)
+            rows = ob.pending_rows(conn, after, self.ingest_batch)
             if not rows:
                 return 0
             self._backlog = len(rows) >= self.ingest_batch
+            envelope_only = self.registry.reads_only_envelope(DEFAULT_BUS)
             targets_of: dict[int, tuple[es.RuleRecord | None, list[es.TargetRecord]]] = {}
-            matched: list[tuple[dict[str, Any], str, list[int]]] = []
-            for _, body in rows:
-                event = json.loads(body)
+            matched: list[tuple[ob.PendingRow, str, list[int]]] = []
+            for row in rows:
+                if envelope_only:
+                    event: dict[str, Any] = {"source": row.source, "detail-type": row.detail_type}
+                    key = dl.order_key_of(row.source, row.job_id, row.event_id)
+                else:
+                    event = json.loads(row.body)
+                    key = dl.order_key(event)
                 rule_ids = self.registry.match(DEFAULT_BUS, event)
                 if rule_ids:
-                    matched.append((event, body, rule_ids))
+                    matched.append((row, key, rule_ids))
             if matched:
-                seqs = ds.append_matched_events(
-                    conn, DEFAULT_BUS, [m[0] for m in matched], now, [m[1] for m in matched]
+                seqs = ds.append_outbox_events(
+                    conn, DEFAULT_BUS, [(row.event_id, row.position) for row, _, _ in matched], now
                 )
                 new: list[ds.NewDelivery] = []
-                for seq, (event, _, rule_ids) in zip(seqs, matched, strict=True):
-                    new.extend(self._deliveries(conn, seq, event, rule_ids, targets_of))
+                for seq, (_, key, rule_ids) in zip(seqs, matched, strict=True):
+                    new.extend(self._deliveries(conn, seq, key, rule_ids, targets_of))
                 ds.insert_deliveries(conn, new, now)
-            ob.advance(conn, rows[-1][0])
-        return rows[-1][0] - after
+            ob.advance(conn, rows[-1].position)
+        return rows[-1].position - after
 
     def _deliveries(
         self,
         conn: sqlite3.Connection,
         seq: int,
-        event: Mapping[str, Any],
+        key: str,
         rule_ids: list[int],
         targets_of: dict[int, tuple[es.RuleRecord | None, list[es.TargetRecord]]],
     ) -> list[ds.NewDelivery]:
-        """One delivery per target of each enabled rule of ``rule_ids`` (rules read once per pass)."""
-        key = dl.order_key(event)
+        """One delivery per target of each enabled rule of ``rule_ids`` (rules read once per pass),
+        in the ordering lane ``key``."""
         new: list[ds.NewDelivery] = []
         for rule_id in rule_ids:
             if rule_id not in targets_of:
@@ -348,7 +355,8 @@ class Dispatcher:
                     [item.rule_id] if item.rule_id is not None else self.registry.match(item.bus, item.event)
                 )
                 if rule_ids:
-                    new.extend(self._deliveries(conn, item.seq, item.event, rule_ids, targets_of))
+                    key = dl.order_key(item.event)
+                    new.extend(self._deliveries(conn, item.seq, key, rule_ids, targets_of))
             ds.insert_deliveries(conn, new, now)
             ds.mark_matched(conn, [e.seq for e in events], now)
         return len(events)

@@ -14,6 +14,7 @@ engine formats (``Event pattern is not valid. Reason: ...`` and the JSON locatio
 from __future__ import annotations
 
 import importlib
+import json
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -61,6 +62,20 @@ class _CompiledRules:
         return [name for name, compiled in self._compiled.items() if engine.matches(compiled, event)]
 
 
+#: Envelope members an outbox row keeps in columns of its own.
+ENVELOPE_FIELDS = frozenset({"source", "detail-type"})
+
+
+def reads_only_envelope(pattern: str) -> bool:
+    """Whether a pattern tests nothing but :data:`ENVELOPE_FIELDS`: it then matches an event exactly
+    when it matches ``{"source": ..., "detail-type": ...}`` built from the same event."""
+    try:
+        document = json.loads(pattern)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and set(document) <= ENVELOPE_FIELDS
+
+
 def _new_matcher() -> Any:
     factory = getattr(_engine(), "RuleMatcher", None)
     return _CompiledRules() if factory is None else factory()
@@ -73,6 +88,7 @@ class RuleRegistry:
         self._matchers: dict[str, Any] = {}
         self._bus_of: dict[int, str] = {}
         self._rules_on: dict[str, int] = {}
+        self._body_rules: dict[str, set[int]] = {}
         self._activation_hooks: list[Callable[[str], None]] = []
         self._lock = threading.Lock()
 
@@ -87,6 +103,7 @@ class RuleRegistry:
             self._matchers.clear()
             self._bus_of.clear()
             self._rules_on.clear()
+            self._body_rules.clear()
         after = 0
         while True:
             rules = store.list_rules(conn, None, None, after, 500)
@@ -116,6 +133,8 @@ class RuleRegistry:
             matcher.add(str(rule.id), pattern)
             self._bus_of[rule.id] = rule.bus
             self._rules_on[rule.bus] = self._rules_on.get(rule.bus, 0) + 1
+            if not reads_only_envelope(pattern):
+                self._body_rules.setdefault(rule.bus, set()).add(rule.id)
 
     def remove(self, rule_id: int) -> None:
         with self._lock:
@@ -123,10 +142,16 @@ class RuleRegistry:
             if bus is not None:
                 self._matchers[bus].remove(str(rule_id))
                 self._rules_on[bus] -= 1
+                self._body_rules.get(bus, set()).discard(rule_id)
 
     def has_rules(self, bus: str) -> bool:
         """Whether ``bus`` has an enabled pattern rule (an event put there may match something)."""
         return self._rules_on.get(bus, 0) > 0
+
+    def reads_only_envelope(self, bus: str) -> bool:
+        """Whether every enabled pattern rule of ``bus`` tests only :data:`ENVELOPE_FIELDS`, so an
+        event can be matched without parsing its body."""
+        return not self._body_rules.get(bus)
 
     def match(self, bus: str, event: dict[str, Any]) -> list[int]:
         """Ids of the enabled rules of ``bus`` that ``event`` matches, in creation order."""

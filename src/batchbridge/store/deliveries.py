@@ -1,7 +1,9 @@
 """The per-bus event log and the durable deliveries of events to targets.
 
-``bus_events`` records every event put on a bus (``PutEvents``, the Batch outbox, schedules), in
-arrival order, for matching and for ``events tail``.  ``matched_at`` stays empty until the
+``bus_events`` records the events put on a bus (``PutEvents``, schedules, and the Batch outbox
+events that some rule matched), in arrival order, for matching and delivery.  An outbox event is
+recorded by reference (``outbox_position``, ``deliveries-0004``): its body is read from the outbox
+row instead of being stored twice.  ``matched_at`` stays empty until the
 dispatcher has matched the event and written its deliveries — in the same transaction — so an
 event is never matched twice nor lost between the two steps.  ``rule_id`` is set for a
 ``Scheduled Event``, which goes to its own rule's targets only and is never matched.
@@ -84,7 +86,20 @@ MIGRATIONS: Sequence[tuple[str, str]] = (
         CREATE INDEX event_deliveries_due_at ON event_deliveries(next_attempt_at) WHERE status = 'pending';
         """,
     ),
+    (
+        "deliveries-0004",
+        """
+        ALTER TABLE bus_events ADD COLUMN outbox_position INTEGER;
+        """,
+    ),
 )
+
+#: The columns of a bus event, its body read from the outbox when it refers to an outbox row.
+_EVENT_COLUMNS = (
+    "b.seq AS seq, b.event_id AS event_id, b.bus AS bus, b.rule_id AS rule_id, "
+    "COALESCE(o.body, b.body) AS body, b.ingested_at AS ingested_at"
+)
+_EVENT_FROM = "bus_events b LEFT JOIN outbox o ON o.position = b.outbox_position"
 
 PENDING = "pending"
 IN_FLIGHT = "in-flight"
@@ -240,9 +255,30 @@ def append_matched_events(
     return list(range(last - len(events) + 1, last + 1))
 
 
+def append_outbox_events(
+    conn: sqlite3.Connection, bus: str, events: Sequence[tuple[str, int]], now: float
+) -> list[int]:
+    """Record outbox events on ``bus`` as already matched, by reference; their ``seq`` in order.
+
+    Each item is ``(event id, outbox position)``: the row keeps no copy of the body, which is read
+    from the outbox row (stored once, never changed) wherever the event is read.  Consecutive
+    ``seq`` values as in :func:`append_matched_events`.
+    """
+    if not events:
+        return []
+    conn.executemany(
+        "INSERT INTO bus_events(event_id, bus, body, ingested_at, matched_at, outbox_position) "
+        "VALUES (?, ?, '', ?, ?, ?)",
+        [(event_id, bus, now, now, position) for event_id, position in events],
+    )
+    last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+    return list(range(last - len(events) + 1, last + 1))
+
+
 def unmatched_events(conn: sqlite3.Connection, limit: int) -> list[BusEvent]:
     rows = conn.execute(
-        "SELECT * FROM bus_events WHERE matched_at IS NULL ORDER BY seq LIMIT ?", (limit,)
+        f"SELECT {_EVENT_COLUMNS} FROM {_EVENT_FROM} WHERE b.matched_at IS NULL ORDER BY b.seq LIMIT ?",
+        (limit,),
     ).fetchall()
     return [_event(r) for r in rows]
 
@@ -254,13 +290,14 @@ def mark_matched(conn: sqlite3.Connection, seqs: Iterable[int], now: float) -> N
 def recent_events(conn: sqlite3.Connection, bus: str, after_seq: int, limit: int) -> list[BusEvent]:
     """Events put on ``bus`` after ``after_seq``, oldest first (``events tail``)."""
     rows = conn.execute(
-        "SELECT * FROM bus_events WHERE bus = ? AND seq > ? ORDER BY seq LIMIT ?", (bus, after_seq, limit)
+        f"SELECT {_EVENT_COLUMNS} FROM {_EVENT_FROM} WHERE b.bus = ? AND b.seq > ? ORDER BY b.seq LIMIT ?",
+        (bus, after_seq, limit),
     ).fetchall()
     return [_event(r) for r in rows]
 
 
 def get_event(conn: sqlite3.Connection, seq: int) -> BusEvent | None:
-    row = conn.execute("SELECT * FROM bus_events WHERE seq = ?", (seq,)).fetchone()
+    row = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM {_EVENT_FROM} WHERE b.seq = ?", (seq,)).fetchone()
     return None if row is None else _event(row)
 
 
@@ -317,8 +354,9 @@ def claim_due(conn: sqlite3.Connection, now: float, limit: int) -> list[tuple[De
     a write transaction: nobody else can claim them between the read and the update.
     """
     rows = conn.execute(
-        "SELECT d.*, b.event_id AS b_event_id, b.bus AS b_bus, b.rule_id AS b_rule_id, b.body AS b_body, "
-        "b.ingested_at AS b_ingested_at FROM (" + _DUE + ") d JOIN bus_events b ON b.seq = d.event_seq "
+        "SELECT d.*, b.event_id AS b_event_id, b.bus AS b_bus, b.rule_id AS b_rule_id, "
+        "COALESCE(o.body, b.body) AS b_body, b.ingested_at AS b_ingested_at FROM (" + _DUE + ") d "
+        "JOIN bus_events b ON b.seq = d.event_seq LEFT JOIN outbox o ON o.position = b.outbox_position "
         "ORDER BY d.seq",
         (now, limit),
     ).fetchall()

@@ -13,9 +13,10 @@ Contract for the consumer (the EventBridge bus):
   can later appear behind the cursor.  Moving the cursor is one row update however many events it
   passes, and the producers' inserts touch no index of consumption (``outbox-0003`` replaced the
   per-row ``consumed_at`` marks, which stay as they were in older databases).
-* Inside its own write transaction the consumer reads :func:`pending_bodies` (positions and stored
-  JSON texts, unparsed), writes what it derives from them and calls :func:`advance`; or, when it
-  needs none of them, moves the cursor to :func:`last_position` without reading them at all.
+* Inside its own write transaction the consumer reads :func:`pending_rows` (positions, envelope
+  columns and stored JSON texts, unparsed), writes what it derives from them and calls
+  :func:`advance`; or, when it needs none of them, moves the cursor to :func:`last_position`
+  without reading them at all.
 * ``Outbox(db).read(after=position, limit=n)`` returns unconsumed events with ``position > after``
   in commit order (:class:`OutboxEvent`: ``position``, ``event_id``, ``event`` as a dict with the
   envelope key order preserved, ``created_at`` in epoch ms).
@@ -35,7 +36,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from batchbridge.store.db import Database
 from batchbridge.store.signals import signal_for
@@ -168,12 +169,25 @@ def last_position(conn: sqlite3.Connection) -> int:
     return 0 if row is None or row[0] is None else int(row[0])
 
 
-def pending_bodies(conn: sqlite3.Connection, after: int, limit: int) -> list[tuple[int, str]]:
-    """``(position, stored JSON text)`` of the events after ``after``, in commit order, unparsed."""
+class PendingRow(NamedTuple):
+    """An unconsumed outbox row as the consumer reads it: the envelope columns and the body text."""
+
+    position: int
+    event_id: str
+    source: str
+    detail_type: str
+    job_id: str | None
+    body: str
+
+
+def pending_rows(conn: sqlite3.Connection, after: int, limit: int) -> list[PendingRow]:
+    """The rows after ``after``, in commit order, bodies unparsed."""
     rows = conn.execute(
-        "SELECT position, body FROM outbox WHERE position > ? ORDER BY position LIMIT ?", (after, limit)
+        "SELECT position, event_id, source, detail_type, job_id, body FROM outbox "
+        "WHERE position > ? ORDER BY position LIMIT ?",
+        (after, limit),
     ).fetchall()
-    return [(int(row[0]), str(row[1])) for row in rows]
+    return [PendingRow(*row) for row in rows]
 
 
 def advance(conn: sqlite3.Connection, position: int) -> None:
