@@ -19,7 +19,7 @@ stream of exits each pass takes everything that arrived in the interval, in one 
 
 With an executor that supports start-ahead (:func:`~batchbridge.executors.base.supports_start_ahead`)
 the scheduler also places up to :func:`~batchbridge.engine.scheduler.lookahead_vcpus` beyond each
-compute environment's capacity (sized by the vCPUs its attempts released since the previous pass)
+compute environment's capacity (sized by the vCPUs its attempts released per pass lately)
 and every launch carries the capacity as its gate; the executor
 starts a held launch itself when a slot frees, so the next attempt no longer waits for this loop.
 Exits are recorded before starts in a pass, so a successor's RUNNING event follows the SUCCEEDED
@@ -83,6 +83,25 @@ RUNNING_DELAY = 0.005
 PASS_INTERVAL = 0.02
 #: Shortest time between two wake-ups of the outbox's consumers (the bus) by the engine.
 OUTBOX_NOTIFY_INTERVAL = 0.01
+
+
+#: Share of the previous per-pass release kept when a pass releases less (see :func:`release_rate`).
+RELEASE_DECAY = 0.8
+
+
+def release_rate(previous: dict[str, float], released: dict[str, float]) -> dict[str, float]:
+    """vCPUs released per pass by each compute environment lately: this pass's, or decayed.
+
+    A pass that happened to record few exits (the host agent was busy, the pass came early) must
+    not shrink start-ahead at once: that would leave the executor fewer launches, hence fewer
+    exits in the next pass, and so on down.  The rate follows a rise at once and falls by
+    ``1 - RELEASE_DECAY`` per pass, so after attempts stop being short it returns to the floor
+    within a few dozen passes.
+    """
+    rate = {ce: value * RELEASE_DECAY for ce, value in previous.items() if value * RELEASE_DECAY >= 0.5}
+    for ce, value in released.items():
+        rate[ce] = max(rate.get(ce, 0.0), value)
+    return rate
 
 
 class JobEngine:
@@ -206,7 +225,8 @@ class JobEngine:
             n_ready = release_ready(conn, writer, BATCH)
             lookahead: Callable[[str, float], float] | None = None
             if self.start_ahead:
-                self._recent, self._released = self._released, {}
+                self._recent = release_rate(self._recent, self._released)
+                self._released = {}
                 lookahead = self._lookahead
                 for sq in queues:
                     for target in sq.targets:
@@ -231,7 +251,7 @@ class JobEngine:
         return n_sub >= BATCH or n_ready >= BATCH or len(placed) >= BATCH
 
     def _lookahead(self, ce_arn: str, capacity_vcpus: float) -> float:
-        """Start-ahead of one compute environment, from the vCPUs released since the last pass."""
+        """Start-ahead of one compute environment, from the vCPUs its attempts release per pass."""
         return lookahead_vcpus(capacity_vcpus, self._recent.get(ce_arn, 0.0))
 
     def apply_exit(self, writer: JobWriter, job: Job, exit: AttemptExit) -> None:
