@@ -98,7 +98,7 @@ def launch_spec(
     )
     if not command:
         command = ["true"]
-    folder = data_dir / "jobs" / job.job_id.replace(":", "_") / f"attempt-{job.run.attempt}"
+    folder = Path(f"{data_dir}/jobs/{job.job_id.replace(':', '_')}/attempt-{job.run.attempt}")
     return LaunchSpec(
         attempt_id=attempt_id(job),
         command=command,

@@ -130,6 +130,7 @@ class JobEngine:
         self._recent: dict[str, float] = {}
         self._placement = placement_of(executor)
         self._base_env = base_environment()
+        self._data_dir = Path(settings.data_dir)
 
     async def start(self) -> None:
         await self.executor.start()
@@ -317,7 +318,7 @@ class JobEngine:
         try:
             spec = launch_spec(
                 job,
-                data_dir=Path(self.settings.data_dir),
+                data_dir=self._data_dir,
                 images=self.settings.images,
                 kill_grace_seconds=self.settings.kill_grace_seconds,
                 gate_vcpus=gate,
