@@ -63,6 +63,38 @@ def read_message(fd: int) -> tuple[dict[str, Any], bytes]:
     return decode_header(data[:head_len]), data[head_len:]
 
 
+class MessageReader:
+    """Buffered blocking reads of messages from ``fd`` (the worker side).
+
+    One ``read`` takes whatever the runtime has written (several queued invocations arrive in one
+    write), so a batch of invocations costs the worker one system call to receive instead of two
+    per message.
+    """
+
+    CHUNK = 1 << 20
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = bytearray()
+
+    def _fill(self, size: int) -> None:
+        while len(self._buffer) < size:
+            chunk = os.read(self.fd, max(self.CHUNK, size - len(self._buffer)))
+            if not chunk:
+                raise EOFError("control channel closed")
+            self._buffer += chunk
+
+    def read(self) -> tuple[dict[str, Any], bytes]:
+        """The next message; ``EOFError`` when the channel closes."""
+        self._fill(HEADER.size)
+        head_len, body_len = HEADER.unpack_from(self._buffer)
+        end = HEADER.size + head_len + body_len
+        self._fill(end)
+        data = bytes(self._buffer[HEADER.size : end])
+        del self._buffer[:end]
+        return decode_header(data[:head_len]), data[head_len:]
+
+
 def write_message(fd: int, header: dict[str, Any], body: bytes = b"") -> None:
     """Blocking write of one message to ``fd`` (the worker side)."""
     data = memoryview(encode_message(header, body))

@@ -279,9 +279,10 @@ def main() -> None:
     init_body = json.dumps(init_error).encode() if init_error is not None else b""
     protocol.write_message(result_fd, {"type": "ready", "failed": init_error is not None}, init_body)
 
+    commands = protocol.MessageReader(command_fd)
     while True:
         try:
-            header, body = protocol.read_message(command_fd)
+            header, body = commands.read()
         except EOFError:
             break
         if header.get("type") != "invoke" or handler is None:

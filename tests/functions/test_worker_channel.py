@@ -1,0 +1,72 @@
+"""The worker's side of the control channel: buffered reads of queued invocations, and a start
+that loads only what a worker needs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from batchbridge.functions import protocol
+
+
+def test_messages_written_together_are_read_one_by_one() -> None:
+    read_fd, write_fd = os.pipe()
+    try:
+        data = b"".join(
+            protocol.encode_message({"type": "invoke", "requestId": f"r{n}"}, f'{{"n": {n}}}'.encode())
+            for n in range(5)
+        )
+        os.write(write_fd, data)
+        reader = protocol.MessageReader(read_fd)
+        got = [reader.read() for _ in range(5)]
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    assert [h["requestId"] for h, _ in got] == [f"r{n}" for n in range(5)]
+    assert [b for _, b in got] == [f'{{"n": {n}}}'.encode() for n in range(5)]
+
+
+def test_a_message_cut_across_writes_is_put_back_together_and_eof_ends_the_reader() -> None:
+    read_fd, write_fd = os.pipe()
+    message = protocol.encode_message({"type": "invoke", "requestId": "big"}, b"x" * 300_000)
+    reader = protocol.MessageReader(read_fd)
+
+    def writer() -> None:
+        for start in range(0, len(message), 70_001):
+            os.write(write_fd, message[start : start + 70_001])
+        os.close(write_fd)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        header, body = reader.read()
+        assert header["requestId"] == "big"
+        assert body == b"x" * 300_000
+        with pytest.raises(EOFError):
+            reader.read()
+    finally:
+        thread.join()
+        os.close(read_fd)
+
+
+def test_a_worker_starts_without_the_runtime_or_asyncio() -> None:
+    probe = (
+        "import sys, batchbridge.functions.worker\n"
+        "print(sorted(m for m in ('asyncio', 'batchbridge.functions.runtime', "
+        "'batchbridge.functions.process') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_package_still_offers_its_public_names() -> None:
+    import batchbridge.functions as functions
+
+    assert functions.FunctionRuntime.__name__ == "FunctionRuntime"
+    assert functions.LATEST == "$LATEST"
+    with pytest.raises(AttributeError):
+        _ = functions.NoSuchName  # type: ignore[attr-defined]
