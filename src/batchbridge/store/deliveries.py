@@ -11,9 +11,14 @@ event is never matched twice nor lost between the two steps.  ``rule_id`` is set
 ``event_deliveries`` holds one row per (event, rule, target).  Status moves ``pending`` →
 ``in-flight`` → ``delivered``, or back to ``pending`` with a later ``next_attempt_at`` after a
 failure, or ends ``dead-lettered`` / ``dropped`` when the retry policy is exhausted.  At start-up
-``in-flight`` rows are returned to ``pending`` (at-least-once).  Order: :func:`due_deliveries` never
-offers a delivery while an earlier one (lower ``seq``) of the same (rule, target, ``order_key``) is
-still pending or in flight, so the events of one job reach one target in the order they happened.
+``in-flight`` rows are returned to ``pending`` (at-least-once).  Order: a lane (rule, target,
+``order_key``) has at most one ``pending`` or ``in-flight`` delivery, its oldest open one; the
+deliveries behind it are ``waiting`` (:func:`insert_deliveries` decides, ``deliveries-0005``
+converted older databases) and the next one becomes ``pending``, due at once, in the statement
+that closes the one before (:func:`finish`, :func:`finish_delivered`).  So the events of one job
+reach one target in the order they happened, and :func:`due_deliveries` needs no lane check: it
+reads the oldest due ``pending`` rows, instead of stepping over every delivery queued behind an
+open one at each claim.
 
 Cost per delivery (a catch-all rule puts one delivery on every Batch event): pending deliveries are
 found through a partial index over ``seq`` holding only ``pending`` rows (migration
@@ -92,6 +97,16 @@ MIGRATIONS: Sequence[tuple[str, str]] = (
         ALTER TABLE bus_events ADD COLUMN outbox_position INTEGER;
         """,
     ),
+    (
+        "deliveries-0005",
+        """
+        UPDATE event_deliveries SET status = 'waiting' WHERE status = 'pending' AND EXISTS (
+            SELECT 1 FROM event_deliveries e WHERE e.rule_id = event_deliveries.rule_id
+            AND e.target_id = event_deliveries.target_id AND e.order_key = event_deliveries.order_key
+            AND e.seq < event_deliveries.seq AND e.status IN ('pending', 'in-flight')
+        );
+        """,
+    ),
 )
 
 #: The columns of a bus event, its body read from the outbox when it refers to an outbox row.
@@ -103,10 +118,11 @@ _EVENT_FROM = "bus_events b LEFT JOIN outbox o ON o.position = b.outbox_position
 
 PENDING = "pending"
 IN_FLIGHT = "in-flight"
+WAITING = "waiting"
 DELIVERED = "delivered"
 DEAD_LETTERED = "dead-lettered"
 DROPPED = "dropped"
-OPEN_STATUSES = (PENDING, IN_FLIGHT)
+OPEN_STATUSES = (PENDING, IN_FLIGHT, WAITING)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -301,15 +317,31 @@ def get_event(conn: sqlite3.Connection, seq: int) -> BusEvent | None:
     return None if row is None else _event(row)
 
 
+_LANE_OPEN = (
+    "SELECT 1 FROM event_deliveries WHERE rule_id = ? AND target_id = ? AND order_key = ? "
+    "AND status IN ('pending', 'in-flight', 'waiting') LIMIT 1"
+)
+
+
 def insert_deliveries(conn: sqlite3.Connection, items: Iterable[NewDelivery], now: float) -> None:
-    """Write new pending deliveries, due now; a target shared by many is serialised once."""
+    """Write new deliveries, due now: ``pending`` when their lane has no open delivery, else
+    ``waiting`` behind it (module docstring).  A target shared by many is serialised once."""
     texts: dict[int, str] = {}
+    opened: set[tuple[int, str, str]] = set()
 
     def text(target: dict[str, Any]) -> str:
         key = id(target)
         if key not in texts:
             texts[key] = json.dumps(target, separators=(",", ":"))
         return texts[key]
+
+    def status(d: NewDelivery) -> str:
+        lane = (d.rule_id, d.target_id, d.order_key)
+        if lane in opened:
+            return WAITING
+        opened.add(lane)
+        busy = conn.execute(_LANE_OPEN, lane).fetchone() is not None
+        return WAITING if busy else PENDING
 
     conn.executemany(
         "INSERT INTO event_deliveries(event_seq, rule_id, rule_arn, rule_name, target_id, target, order_key, "
@@ -323,7 +355,7 @@ def insert_deliveries(conn: sqlite3.Connection, items: Iterable[NewDelivery], no
                 d.target_id,
                 text(d.target),
                 d.order_key,
-                PENDING,
+                status(d),
                 now,
                 now,
                 now,
@@ -335,15 +367,19 @@ def insert_deliveries(conn: sqlite3.Connection, items: Iterable[NewDelivery], no
 
 _DUE = (
     "SELECT d.* FROM event_deliveries d INDEXED BY event_deliveries_pending "
-    "WHERE d.status = 'pending' AND d.next_attempt_at <= ? "
-    "AND NOT EXISTS (SELECT 1 FROM event_deliveries e WHERE e.rule_id = d.rule_id "
-    "AND e.target_id = d.target_id AND e.order_key = d.order_key AND e.seq < d.seq "
-    "AND e.status IN ('pending', 'in-flight')) ORDER BY d.seq LIMIT ?"
+    "WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.seq LIMIT ?"
+)
+
+_PROMOTE_NEXT = (
+    "UPDATE event_deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE seq = ("
+    "SELECT e.seq FROM event_deliveries d JOIN event_deliveries e ON e.rule_id = d.rule_id "
+    "AND e.target_id = d.target_id AND e.order_key = d.order_key AND e.seq > d.seq "
+    "WHERE d.seq = ? AND e.status = 'waiting' ORDER BY e.seq LIMIT 1)"
 )
 
 
 def due_deliveries(conn: sqlite3.Connection, now: float, limit: int) -> list[Delivery]:
-    """Pending deliveries due by ``now`` whose lane has no earlier open delivery, oldest first."""
+    """Pending deliveries due by ``now`` (each the head of its lane), oldest first."""
     return [_delivery(r) for r in conn.execute(_DUE, (now, limit)).fetchall()]
 
 
@@ -407,21 +443,24 @@ def finish(
     error_code: str | None = None,
     error_message: str | None = None,
 ) -> None:
-    """Close a delivery as delivered, dead-lettered or dropped."""
+    """Close a delivery as delivered, dead-lettered or dropped; the next of its lane becomes due."""
     conn.execute(
         "UPDATE event_deliveries SET status = ?, updated_at = ?, "
         "last_error_code = COALESCE(?, last_error_code), "
         "last_error_message = COALESCE(?, last_error_message) WHERE seq = ?",
         (status, now, error_code, error_message, seq),
     )
+    conn.execute(_PROMOTE_NEXT, (now, now, seq))
 
 
 def finish_delivered(conn: sqlite3.Connection, seqs: Sequence[int], now: float) -> None:
-    """Close every delivery of ``seqs`` as delivered, in one statement."""
+    """Close every delivery of ``seqs`` as delivered, in one statement, and make the next of each
+    lane due in another."""
     conn.executemany(
         "UPDATE event_deliveries SET status = 'delivered', updated_at = ? WHERE seq = ?",
         [(now, seq) for seq in seqs],
     )
+    conn.executemany(_PROMOTE_NEXT, [(now, now, seq) for seq in seqs])
 
 
 def reschedule(
