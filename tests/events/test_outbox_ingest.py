@@ -286,3 +286,76 @@ async def test_outbox_events_are_recorded_by_reference_and_delivered_as_stored(
     await dispatcher.drain()
     assert received == [outbox.encode_event(event).encode()]
     assert "\u2603".encode() in received[0]
+
+
+class Gate:
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.ids: list[str] = []
+
+    async def __call__(self, target: Mapping[str, Any], payload: bytes, event: Mapping[str, Any]) -> None:
+        await self.open.wait()
+        self.ids.append(json.loads(payload)["id"])
+
+
+async def test_a_pass_claims_fresh_deliveries_as_it_writes_them_within_its_room(
+    db: Database, registry: RuleRegistry, ctx: RequestContext
+) -> None:
+    put_rule(db, registry, ctx, {"source": ["aws.batch"]})
+    write(db, [batch_event(n, job=f"job-{n}") for n in range(5)] + [batch_event(5, job="job-0")])
+    target = Gate()
+    dispatcher = Dispatcher(db, registry, {"lambda": target}, batch_size=3)
+    statements: list[str] = []
+    with db.read() as conn:
+        conn.set_trace_callback(statements.append)
+    try:
+        dispatcher.step()
+    finally:
+        with db.read() as conn:
+            conn.set_trace_callback(None)
+    assert not any("SET status = 'in-flight'" in s for s in statements)
+    with db.read() as conn:
+        rows = [(d.order_key, d.status, d.attempts) for d in ds.list_deliveries(conn)]
+    assert rows == [
+        ("job:job-0", ds.IN_FLIGHT, 1),
+        ("job:job-1", ds.IN_FLIGHT, 1),
+        ("job:job-2", ds.IN_FLIGHT, 1),
+        ("job:job-3", ds.PENDING, 0),
+        ("job:job-4", ds.PENDING, 0),
+        ("job:job-0", ds.WAITING, 0),
+    ]
+    assert len(dispatcher._tasks) == 3
+    target.open.set()
+    await dispatcher.drain()
+    assert sorted(target.ids) == [f"e{n}" for n in range(6)]
+    assert target.ids.index("e0") < target.ids.index("e5")
+    with db.read() as conn:
+        assert {d.status for d in ds.list_deliveries(conn)} == {ds.DELIVERED}
+
+
+async def test_deliveries_claimed_as_written_return_to_pending_after_a_restart(
+    db_path: Path, ctx: RequestContext
+) -> None:
+    db = Database.open(db_path)
+    registry = RuleRegistry()
+    put_rule(db, registry, ctx, {"source": ["aws.batch"]})
+    write(db, [batch_event(n, job=f"job-{n}") for n in range(3)])
+    dispatcher = Dispatcher(db, registry, {"lambda": Gate()})
+    dispatcher.step()
+    with db.read() as conn:
+        assert [d.status for d in ds.list_deliveries(conn)] == [ds.IN_FLIGHT] * 3
+    for task in dispatcher._tasks:
+        task.cancel()
+    db.close()
+    reopened = Database.open(db_path)
+    try:
+        fresh = RuleRegistry()
+        with reopened.read() as conn:
+            fresh.load(conn)
+        capture = Capture()
+        again = Dispatcher(reopened, fresh, {"lambda": capture})
+        assert again.recover() == 3
+        await again.drain()
+        assert [e["id"] for e in capture.events] == ["e0", "e1", "e2"]
+    finally:
+        reopened.close()

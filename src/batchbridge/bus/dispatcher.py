@@ -208,11 +208,13 @@ class Dispatcher:
             with self.db.transaction() as conn:
                 if done:
                     ds.finish_delivered(conn, done, self.clock.now())
-                self.ingest_outbox()
-                self.fire_schedules()
-                while self.match_events():
-                    pass
                 started = self._claim(conn)
+                started += self._ingest_outbox(self.batch_size - len(self._tasks) - len(started))[1]
+                fresh = self.fire_schedules()
+                while self.match_events():
+                    fresh += 1
+                if fresh:
+                    started += self._claim(conn, len(started))
         except BaseException:
             self._delivered[:0] = done
             raise
@@ -241,6 +243,14 @@ class Dispatcher:
     def ingest_outbox(self) -> int:
         """Take Batch's new outbox events onto the default bus; how many outbox positions it passed.
 
+        Their deliveries are left ``pending`` for the next claim (see :meth:`_ingest_outbox`).
+        """
+        return self._ingest_outbox(0)[0]
+
+    def _ingest_outbox(self, claim: int) -> tuple[int, list[tuple[ds.Delivery, ds.BusEvent]]]:
+        """Take Batch's new outbox events onto the default bus: how many outbox positions it
+        passed, and the deliveries claimed as they were written (up to ``claim``), with their events.
+
         With no enabled pattern rule on the default bus the events are not even read (the cursor
         moves to the last position).  When every rule tests only envelope members the outbox keeps
         in columns (``source``, ``detail-type``), events are matched on those and never parsed; else
@@ -256,10 +266,10 @@ class Dispatcher:
                 last = ob.last_position(conn)
                 if last > after:
                     ob.advance(conn, last)
-                return max(0, last - after)
+                return max(0, last - after), []
             rows = ob.pending_rows(conn, after, self.ingest_batch)
             if not rows:
-                return 0
+                return 0, []
             self._backlog = len(rows) >= self.ingest_batch
             envelope_only = self.registry.reads_only_envelope(DEFAULT_BUS)
             targets_of: dict[int, tuple[es.RuleRecord | None, list[es.TargetRecord]]] = {}
@@ -274,16 +284,23 @@ class Dispatcher:
                 rule_ids = self.registry.match(DEFAULT_BUS, event)
                 if rule_ids:
                     matched.append((row, key, rule_ids))
+            started: list[tuple[ds.Delivery, ds.BusEvent]] = []
             if matched:
                 seqs = ds.append_outbox_events(
                     conn, DEFAULT_BUS, [(row.event_id, row.position) for row, _, _ in matched], now
                 )
                 new: list[ds.NewDelivery] = []
-                for seq, (_, key, rule_ids) in zip(seqs, matched, strict=True):
+                bodies: dict[int, ob.PendingRow] = {}
+                for seq, (row, key, rule_ids) in zip(seqs, matched, strict=True):
                     new.extend(self._deliveries(conn, seq, key, rule_ids, targets_of))
-                ds.insert_deliveries(conn, new, now)
+                    bodies[seq] = row
+                for item in ds.insert_deliveries(conn, new, now, claim=max(0, claim)):
+                    row = bodies[item.event_seq]
+                    started.append(
+                        (item, ds.BusEvent(item.event_seq, row.event_id, DEFAULT_BUS, None, row.body, now))
+                    )
             ob.advance(conn, rows[-1].position)
-        return rows[-1].position - after
+        return rows[-1].position - after, started
 
     def _deliveries(
         self,
@@ -367,8 +384,8 @@ class Dispatcher:
             started = self._claim(conn)
         return self._launch(started)
 
-    def _claim(self, conn: sqlite3.Connection) -> list[tuple[ds.Delivery, ds.BusEvent]]:
-        room = self.batch_size - len(self._tasks)
+    def _claim(self, conn: sqlite3.Connection, taken: int = 0) -> list[tuple[ds.Delivery, ds.BusEvent]]:
+        room = self.batch_size - len(self._tasks) - taken
         return ds.claim_due(conn, self.clock.now(), room) if room > 0 else []
 
     def _launch(self, started: list[tuple[ds.Delivery, ds.BusEvent]]) -> int:

@@ -323,11 +323,31 @@ _LANE_OPEN = (
 )
 
 
-def insert_deliveries(conn: sqlite3.Connection, items: Iterable[NewDelivery], now: float) -> None:
+def insert_deliveries(
+    conn: sqlite3.Connection, items: Iterable[NewDelivery], now: float, *, claim: int = 0
+) -> list[Delivery]:
     """Write new deliveries, due now: ``pending`` when their lane has no open delivery, else
-    ``waiting`` behind it (module docstring).  A target shared by many is serialised once."""
+    ``waiting`` behind it (module docstring).  A target shared by many is serialised once.
+
+    With ``claim``, up to that many of the ``pending`` ones are written ``in-flight`` at once, as
+    :func:`claim_due` would mark them in the same transaction, and returned as it returns them
+    (``attempts`` as read before the claim): the caller starts their attempts after the commit.
+    A fresh delivery then costs one row write instead of a write, a read and a rewrite.
+    """
     texts: dict[int, str] = {}
     opened: set[tuple[int, str, str]] = set()
+    news = list(items)
+    statuses: list[str] = []
+    for d in news:
+        lane = (d.rule_id, d.target_id, d.order_key)
+        if lane in opened or conn.execute(_LANE_OPEN, lane).fetchone() is not None:
+            statuses.append(WAITING)
+        elif claim > 0:
+            claim -= 1
+            statuses.append(IN_FLIGHT)
+        else:
+            statuses.append(PENDING)
+        opened.add(lane)
 
     def text(target: dict[str, Any]) -> str:
         key = id(target)
@@ -335,17 +355,10 @@ def insert_deliveries(conn: sqlite3.Connection, items: Iterable[NewDelivery], no
             texts[key] = json.dumps(target, separators=(",", ":"))
         return texts[key]
 
-    def status(d: NewDelivery) -> str:
-        lane = (d.rule_id, d.target_id, d.order_key)
-        if lane in opened:
-            return WAITING
-        opened.add(lane)
-        busy = conn.execute(_LANE_OPEN, lane).fetchone() is not None
-        return WAITING if busy else PENDING
-
     conn.executemany(
-        "INSERT INTO event_deliveries(event_seq, rule_id, rule_arn, rule_name, target_id, target, order_key, "
-        "status, first_seen, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO event_deliveries(event_seq, rule_id, rule_arn, rule_name, target_id, target, "
+        "order_key, status, attempts, first_seen, next_attempt_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 d.event_seq,
@@ -355,14 +368,38 @@ def insert_deliveries(conn: sqlite3.Connection, items: Iterable[NewDelivery], no
                 d.target_id,
                 text(d.target),
                 d.order_key,
-                status(d),
+                status,
+                1 if status == IN_FLIGHT else 0,
                 now,
                 now,
                 now,
             )
-            for d in items
+            for d, status in zip(news, statuses, strict=True)
         ],
     )
+    if IN_FLIGHT not in statuses:
+        return []
+    first = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0]) - len(news) + 1
+    return [
+        Delivery(
+            first + index,
+            d.event_seq,
+            d.rule_id,
+            d.rule_arn,
+            d.rule_name,
+            d.target_id,
+            dict(d.target),
+            d.order_key,
+            PENDING,
+            0,
+            now,
+            now,
+            None,
+            None,
+        )
+        for index, (d, status) in enumerate(zip(news, statuses, strict=True))
+        if status == IN_FLIGHT
+    ]
 
 
 _DUE = (
