@@ -100,3 +100,15 @@ def test_migration_makes_the_deliveries_queued_behind_an_open_one_wait(tmp_path:
         with db.read() as conn:
             applied = {row[0] for row in conn.execute("SELECT id FROM schema_migrations")}
     assert "deliveries-0005" in applied
+
+
+def test_a_lane_whose_deliveries_all_closed_takes_the_next_one_at_once(db: Database) -> None:
+    now = time.time()
+    add(db, ["job:a", "job:a"], now)
+    with db.transaction() as conn:
+        (head,) = [d for d, _ in ds.claim_due(conn, now, 10)]
+        ds.finish_delivered(conn, [head.seq], now)
+        (second,) = [d for d, _ in ds.claim_due(conn, now, 10)]
+        ds.finish(conn, second.seq, ds.DEAD_LETTERED, now, "E", "m")
+    add(db, ["job:a"], now)
+    assert statuses(db) == [ds.DELIVERED, ds.DEAD_LETTERED, ds.PENDING]

@@ -317,10 +317,17 @@ def get_event(conn: sqlite3.Connection, seq: int) -> BusEvent | None:
     return None if row is None else _event(row)
 
 
+#: A lane's open deliveries are its newest ones (they close in order), so its newest row tells
+#: whether it has any: one step down the lane index and one row read.
 _LANE_OPEN = (
-    "SELECT 1 FROM event_deliveries WHERE rule_id = ? AND target_id = ? AND order_key = ? "
-    "AND status IN ('pending', 'in-flight', 'waiting') LIMIT 1"
+    "SELECT status IN ('pending', 'in-flight', 'waiting') FROM event_deliveries "
+    "WHERE rule_id = ? AND target_id = ? AND order_key = ? ORDER BY seq DESC LIMIT 1"
 )
+
+
+def _lane_open(conn: sqlite3.Connection, lane: tuple[int, str, str]) -> bool:
+    row = conn.execute(_LANE_OPEN, lane).fetchone()
+    return row is not None and bool(row[0])
 
 
 def insert_deliveries(
@@ -340,7 +347,7 @@ def insert_deliveries(
     statuses: list[str] = []
     for d in news:
         lane = (d.rule_id, d.target_id, d.order_key)
-        if lane in opened or conn.execute(_LANE_OPEN, lane).fetchone() is not None:
+        if lane in opened or _lane_open(conn, lane):
             statuses.append(WAITING)
         elif claim > 0:
             claim -= 1
