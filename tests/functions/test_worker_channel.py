@@ -3,6 +3,7 @@ that loads only what a worker needs."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -70,3 +71,29 @@ def test_the_package_still_offers_its_public_names() -> None:
     assert functions.LATEST == "$LATEST"
     with pytest.raises(AttributeError):
         _ = functions.NoSuchName  # type: ignore[attr-defined]
+
+
+def test_results_arriving_together_are_taken_without_waiting_and_a_closed_pipe_ends() -> None:
+    from batchbridge.functions.process import _ResultPipe
+
+    async def scenario() -> None:
+        pipe = _ResultPipe()
+        first = protocol.encode_message({"type": "result", "n": 1}, b"one")
+        second = protocol.encode_message({"type": "result", "n": 2}, b"two")
+        assert pipe.pop() is None
+        pipe.data_received(first + second[:5])
+        assert pipe.pop() == ({"type": "result", "n": 1}, b"one")
+        assert pipe.pop() is None
+        waiting = asyncio.ensure_future(pipe.wait())
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        pipe.data_received(second[5:])
+        assert await asyncio.wait_for(waiting, 1) == ({"type": "result", "n": 2}, b"two")
+        pipe.data_received(protocol.HEADER.pack(3, 0) + b"[1]")
+        with pytest.raises(ValueError):
+            pipe.pop()
+        pipe.connection_lost(None)
+        with pytest.raises(EOFError):
+            await pipe.wait()
+
+    asyncio.run(scenario())

@@ -8,14 +8,16 @@ Killing a worker kills its whole process group, so subprocesses the handler star
 A worker that exits on its own (``os._exit``, a signal) ends the invocation in flight with Lambda's
 ``Runtime.ExitError`` and ``Runtime exited with error: exit status N`` / ``signal: <name>``.
 
-The log pipe is read by a protocol that feeds the :class:`LogSplitter` as bytes arrive, and a result
-is read as its size prefix and one read of header and body, so an invocation costs the event loop
-two pipe reads and one wake-up of the waiting invocation.
+The log pipe is read by a protocol that feeds the :class:`LogSplitter` as bytes arrive, and the
+result pipe by one that cuts it into messages as they arrive, so results that arrive together are
+taken without a wait (and without a timer) each, and an invocation costs the event loop at most
+one wake-up of the waiting invocation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import os
@@ -124,6 +126,66 @@ class _LogPipe(asyncio.Protocol):
             self.done.set_result(None)
 
 
+class _ResultPipe(asyncio.Protocol):
+    """Cuts a worker's result pipe into messages as bytes arrive.
+
+    Results that arrived together (a worker runs queued invocations back to back) are taken
+    without waiting: :meth:`pop` hands out a complete message at once, and only an invocation
+    whose result is not there yet waits (with its timeout) in :meth:`wait`.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._messages: collections.deque[tuple[bytes, bytes]] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self.eof = False
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        size = protocol.HEADER.size
+        while len(self._buffer) >= size:
+            head_len, body_len = protocol.HEADER.unpack_from(self._buffer)
+            end = size + head_len + body_len
+            if len(self._buffer) < end:
+                break
+            self._messages.append(
+                (bytes(self._buffer[size : size + head_len]), bytes(self._buffer[size + head_len : end]))
+            )
+            del self._buffer[:end]
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def pop(self) -> tuple[dict[str, Any], bytes] | None:
+        """The next complete message, or ``None`` when none has arrived; ``EOFError`` when none
+        will (the worker is gone), ``ValueError`` for a malformed header."""
+        if self._messages:
+            head, body = self._messages.popleft()
+            return protocol.decode_header(head), body
+        if self.eof:
+            raise EOFError("result pipe closed")
+        return None
+
+    async def wait(self) -> tuple[dict[str, Any], bytes]:
+        """The next message, waiting for it to arrive."""
+        while True:
+            message = self.pop()
+            if message is not None:
+                return message
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+
+
 class WorkerProcess:
     """A started worker; use :meth:`start`, then :meth:`wait_ready`, then :meth:`invoke` repeatedly."""
 
@@ -133,7 +195,7 @@ class WorkerProcess:
         stream_name: str,
         process: asyncio.subprocess.Process,
         commands: asyncio.StreamWriter,
-        results: asyncio.StreamReader,
+        results: _ResultPipe,
         logs: _LogPipe,
         tmp_dir: Path,
     ) -> None:
@@ -201,8 +263,8 @@ class WorkerProcess:
             for fd in (command_r, result_w, log_w):
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        results = asyncio.StreamReader(limit=1 << 20)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(results), open(result_r, "rb", 0))  # noqa: SIM115
+        results = _ResultPipe()
+        await loop.connect_read_pipe(lambda: results, open(result_r, "rb", 0))  # noqa: SIM115
         logs = _LogPipe(LogSplitter(clock))
         await loop.connect_read_pipe(lambda: logs, open(log_r, "rb", 0))  # noqa: SIM115
         transport, proto = await loop.connect_write_pipe(
@@ -211,11 +273,6 @@ class WorkerProcess:
         )
         commands = asyncio.StreamWriter(transport, proto, None, loop)
         return cls(spec, stream_name, process, commands, results, logs, tmp_dir)
-
-    async def _read_message(self) -> tuple[dict[str, Any], bytes]:
-        head_len, body_len = protocol.HEADER.unpack(await self._results.readexactly(protocol.HEADER.size))
-        data = await self._results.readexactly(head_len + body_len)
-        return protocol.decode_header(data[:head_len]), data[head_len:]
 
     async def _phase_events(self) -> list[LogEvent]:
         """The events of the phase that just ended, waiting briefly for its marker to arrive."""
@@ -240,13 +297,16 @@ class WorkerProcess:
 
     async def _run_phase(self, timeout: float) -> PhaseOutcome:
         try:
-            async with asyncio.timeout(timeout):
-                header, body = await self._read_message()
+            message = self._results.pop()
+            if message is None:
+                async with asyncio.timeout(timeout):
+                    message = await self._results.wait()
+            header, body = message
         except TimeoutError:
             peak = _peak_rss_kb(self.pid)
             await self.kill()
             return PhaseOutcome("timeout", b"", await self._remaining_events(), max(peak, self.max_rss_kb))
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+        except (EOFError, ConnectionError, ValueError):
             returncode = await self._wait_exit()
             events = await self._remaining_events()
             return PhaseOutcome("exit", b"", events, self.max_rss_kb, exit_detail(returncode))

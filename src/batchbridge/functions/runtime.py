@@ -232,7 +232,7 @@ class FunctionRuntime:
         pool.queue.append(item)
         self._pump(pool)
         try:
-            return await asyncio.shield(item.result)
+            return await item.result
         finally:
             self._schedule_log_flush()
 
