@@ -20,8 +20,10 @@ deliveries.  Here each step is a transaction in the store, so a crash at any poi
    ``delivered``; failure reschedules it with backoff or ends it dead-lettered / dropped.
    Successes are recorded together at the start of the next pass (one transaction for all the
    attempts that ended meanwhile), before any further delivery of the same lane is claimed.  An
-   ending attempt starts a pass only once few attempts remain under way (``refill_at``), so a
-   backlog costs one pass per refill instead of one per delivery; new events still wake the loop.
+   ending attempt starts a pass only once few attempts remain under way (``refill_at``), and then
+   within ``REFILL_SECONDS`` rather than at once, so a backlog costs one pass per refill and a
+   stream of short attempts one pass per interval instead of one per delivery; new events still
+   wake the loop at once.
    At most ``batch_size`` attempts are under way; a full dispatcher claims nothing more (and does
    not look for due deliveries) until attempts end.
 
@@ -64,6 +66,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BUS = "default"
 #: Longest sleep without a wake-up, so rows written by another process are still found.
 IDLE_POLL_SECONDS = 1.0
+#: Longest wait between an attempt's end and the pass that records it and refills the dispatcher.
+REFILL_SECONDS = 0.01
 
 
 def next_schedule_time(expression: str, previous: float | None, now: float) -> float | None:
@@ -108,6 +112,7 @@ class Dispatcher:
         #: Most outbox events one pass takes when a rule may match them.
         self.ingest_batch = max(1, ingest_batch)
         self._backlog = False
+        self._refill: asyncio.TimerHandle | None = None
         #: An ending attempt wakes the loop only when this few or fewer attempts remain under way.
         self.refill_at = max(1, batch_size // 4)
         self.outbox = Outbox(db)
@@ -135,6 +140,17 @@ class Dispatcher:
             self._wake.set()
         else:
             loop.call_soon_threadsafe(self._wake.set)
+
+    def _wake_soon(self) -> None:
+        """Run a pass within ``REFILL_SECONDS`` (on the loop's thread): the attempts ending until
+        then share it, so a stream of short attempts costs a pass per interval, not per attempt."""
+        loop = self._loop
+        if self._refill is None and loop is not None and not loop.is_closed():
+            self._refill = loop.call_later(REFILL_SECONDS, self._refill_due)
+
+    def _refill_due(self) -> None:
+        self._refill = None
+        self.wake()
 
     def _outbox_written(self) -> None:
         """New outbox events: a pass now only when a rule of the default bus may match them; else
@@ -174,6 +190,9 @@ class Dispatcher:
     async def stop(self) -> None:
         """Stop the loop and wait for attempts under way."""
         self._stopping = True
+        if self._refill is not None:
+            self._refill.cancel()
+            self._refill = None
         self._wake.set()
         if self._runner is not None:
             self._runner.cancel()
@@ -202,6 +221,9 @@ class Dispatcher:
         """One pass: ingest, fire, match, start due attempts; the next time work falls due."""
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
+        if self._refill is not None:
+            self._refill.cancel()
+            self._refill = None
         done, self._delivered = self._delivered, []
         self._backlog = False
         try:
@@ -422,7 +444,7 @@ class Dispatcher:
             else:
                 self._delivered.append(item.seq)
         if len(self._tasks) <= self.refill_at:
-            self.wake()
+            self._wake_soon()
 
     async def _failed(
         self, item: ds.Delivery, event: ds.BusEvent, attempts: int, code: str, message: str
