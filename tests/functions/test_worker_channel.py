@@ -97,3 +97,18 @@ def test_results_arriving_together_are_taken_without_waiting_and_a_closed_pipe_e
             await pipe.wait()
 
     asyncio.run(scenario())
+
+
+def test_a_blank_payload_is_an_empty_event_and_none_answers_null() -> None:
+    from batchbridge.functions import worker
+
+    seen: list[object] = []
+
+    def handler(event: object, context: worker.LambdaContext) -> None:
+        seen.append(event)
+
+    for body in (b"", b" \n\t"):
+        assert worker.run_invocation(handler, {"requestId": "r", "timeoutMs": 1000}, body) == (False, b"null")
+    assert seen == [{}, {}]
+    failed, payload = worker.run_invocation(handler, {"requestId": "r"}, b" {nope")
+    assert failed and b"Runtime.UnmarshalError" in payload

@@ -70,16 +70,39 @@ class ClientContext:
         self.client: Any = data.get("client")
 
 
+_ENVIRONMENT: tuple[str | None, ...] = ()
+
+
+def _environment() -> tuple[str | None, ...]:
+    """The environment's identity as the context reports it, read once (the runtime's bootstrap
+    reads it at start too): log group, log stream, function name, memory size, version."""
+    global _ENVIRONMENT
+    if not _ENVIRONMENT:
+        _ENVIRONMENT = tuple(
+            os.environ.get(name)
+            for name in (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                "AWS_LAMBDA_FUNCTION_NAME",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                "AWS_LAMBDA_FUNCTION_VERSION",
+            )
+        )
+    return _ENVIRONMENT
+
+
 class LambdaContext:
     """The handler's ``context``; ``memory_limit_in_mb`` is a string, as AWS's runtime reads it."""
 
     def __init__(self, request_id: str, header: dict[str, Any]) -> None:
         self.aws_request_id = request_id
-        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        (
+            self.log_group_name,
+            self.log_stream_name,
+            self.function_name,
+            self.memory_limit_in_mb,
+            self.function_version,
+        ) = _environment()
         self.invoked_function_arn: str | None = header.get("functionArn")
         self.identity = CognitoIdentity(header.get("identity"))
         client_context = header.get("clientContext")
@@ -198,6 +221,8 @@ def _json_default(value: Any) -> Any:
 
 def marshal(response: Any) -> bytes:
     """The handler's return value as the invocation's payload (``null`` for ``None``)."""
+    if response is None:
+        return b"null"
     if isinstance(response, bytes):
         return response
     try:
@@ -215,7 +240,7 @@ def run_invocation(handler: Any, header: dict[str, Any], body: bytes) -> tuple[b
     payload = b""
     try:
         try:
-            event = json.loads(body) if body.strip() else {}
+            event = json.loads(body) if body and not body.isspace() else {}
         except ValueError as exc:
             raise FaultError("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from None
         context = LambdaContext(request_id, header)
@@ -289,9 +314,9 @@ def main() -> None:
             break
         failed, payload = run_invocation(handler, header, body)
         _end_phase()
-        protocol.write_message(
-            result_fd, {"type": "result", "failed": failed, "maxRssKb": _max_rss_kb()}, payload
-        )
+        flag = b"true" if failed else b"false"
+        head = b'{"type":"result","failed":%s,"maxRssKb":%d}' % (flag, _max_rss_kb())
+        protocol.write_frame(result_fd, head, payload)
 
 
 if __name__ == "__main__":
