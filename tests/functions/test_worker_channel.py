@@ -112,3 +112,32 @@ def test_a_blank_payload_is_an_empty_event_and_none_answers_null() -> None:
     assert seen == [{}, {}]
     failed, payload = worker.run_invocation(handler, {"requestId": "r"}, b" {nope")
     assert failed and b"Runtime.UnmarshalError" in payload
+
+
+def test_request_ids_are_distinct_version_4_uuids() -> None:
+    import uuid
+
+    from batchbridge.functions.runtime import request_id
+
+    ids = [request_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:200]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+
+
+def test_a_queued_invocation_header_is_the_header_an_invocation_gets() -> None:
+    import json
+
+    from batchbridge.functions.runtime import FunctionRuntime, _queued_header_prefix
+
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:f"
+    encoded = _queued_header_prefix(arn, 3000) + b'0f2c-id"}'
+
+    class Spec:
+        timeout_seconds = 3.0
+
+    expected = FunctionRuntime._header(Spec(), "0f2c-id", arn)  # type: ignore[arg-type]
+    assert json.loads(encoded) == expected

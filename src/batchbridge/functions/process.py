@@ -328,6 +328,12 @@ class WorkerProcess:
         with contextlib.suppress(ConnectionError, RuntimeError):
             self._commands.write(data)
 
+    def send_encoded(self, messages: list[tuple[bytes, bytes]]) -> None:
+        """:meth:`send_invocations` for headers already encoded (JSON objects of type ``invoke``)."""
+        data = b"".join(protocol.encode_frame(head, body) for head, body in messages)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            self._commands.write(data)
+
     async def next_result(self, timeout: float) -> PhaseOutcome:
         """The outcome of the next invocation sent; ``timeout`` kills the worker when it passes."""
         self.invocations += 1

@@ -33,7 +33,11 @@ ENV_RESULT_FD = "_BATCHBRIDGE_RESULT_FD"
 
 def encode_message(header: dict[str, Any], body: bytes = b"") -> bytes:
     """One framed message: sizes, the JSON header, then the body bytes."""
-    head = json.dumps(header, separators=(",", ":")).encode()
+    return encode_frame(json.dumps(header, separators=(",", ":")).encode(), body)
+
+
+def encode_frame(head: bytes, body: bytes = b"") -> bytes:
+    """One framed message whose header is already encoded JSON."""
     return HEADER.pack(len(head), len(body)) + head + body
 
 
