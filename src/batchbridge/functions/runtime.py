@@ -68,8 +68,10 @@ from batchbridge.functions.spec import FunctionSpec
 
 _log = logging.getLogger(__name__)
 INIT_TIMEOUT_SECONDS = 10.0
-#: Most invocations one environment receives in one write (queued invocations only).
-QUEUE_BATCH = 8
+#: Most invocations one environment receives in one write (queued invocations only).  At 32 short
+#: invocations (each under ``SHORT_INVOCATION_MS``) the last one waits well under a second, and a
+#: burst of deliveries engages a few environments instead of every one the concurrency allows.
+QUEUE_BATCH = 32
 #: Invocations shorter than this (milliseconds) let an environment take a batch of queued ones.
 SHORT_INVOCATION_MS = 10.0
 #: How long deferred log events may wait before they are written.
