@@ -28,7 +28,10 @@ deliveries.  Here each step is a transaction in the store, so a crash at any poi
    not look for due deliveries) until attempts end.
 
 Steps 1-4 of one pass share one write transaction (each step a savepoint inside it), so a pass
-costs one commit however many steps have work; attempts start once the claim is committed.
+costs one commit however many steps have work; attempts start once the claim is committed.  A pass
+claims the deliveries already due first; the fresh deliveries of step 1 that head their lane are
+then written ``in-flight`` directly, within the room left, as a claim in the same transaction
+would mark them.
 
 At start-up in-flight deliveries return to pending (they may have been attempted: at-least-once;
 this includes a success not yet recorded when the process died, a window of one pass).

@@ -24,7 +24,8 @@ Cost per delivery (a catch-all rule puts one delivery on every Batch event): pen
 found through a partial index over ``seq`` holding only ``pending`` rows (migration
 ``deliveries-0002``), so a claim reads the oldest due rows in order without sorting the backlog;
 the claim reads each delivery together with its event's stored JSON (one query) and marks the batch
-``in-flight`` in one statement.  The event body is parsed only when someone reads
+``in-flight`` in one statement; a fresh delivery that heads its lane can be written ``in-flight``
+at once instead (:func:`insert_deliveries` with ``claim``).  The event body is parsed only when someone reads
 :attr:`BusEvent.event`; a target without input transformation receives :attr:`BusEvent.body` as
 stored.  Choice: deliveries waiting for a later retry stay in that index and are stepped over by the
 scan, which keeps the common case (a backlog of due deliveries) cheap at the price of a scan over
