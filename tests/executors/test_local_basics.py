@@ -62,7 +62,7 @@ def test_exit_codes_zero_and_non_zero_are_essential_container_exits(data_dir: Pa
     run(scenario())
 
 
-def test_environment_is_exactly_the_spec_and_cwd_is_the_created_workdir(data_dir: Path) -> None:
+def test_environment_is_exactly_the_spec_and_cwd_is_a_new_workdir_given_back_empty(data_dir: Path) -> None:
     env = {"AWS_BATCH_JOB_ARRAY_INDEX": "3", "COLOR": "blue"}
     launch = spec(
         data_dir,
@@ -83,7 +83,7 @@ def test_environment_is_exactly_the_spec_and_cwd_is_the_created_workdir(data_dir
         run(scenario())
     finally:
         del os.environ["HIDDEN"]
-    assert launch.workdir.is_dir()
+    assert not launch.workdir.exists(), "an attempt's working folder left empty is kept for reuse"
 
 
 def test_command_not_found_is_task_failed_to_start(data_dir: Path) -> None:

@@ -11,7 +11,8 @@
   ``AWS_BATCH_JOB_ATTEMPT``, ``AWS_BATCH_JQ_NAME``, ``AWS_BATCH_CE_NAME`` and, for an array
   child, ``AWS_BATCH_JOB_ARRAY_INDEX`` and ``AWS_BATCH_JOB_ARRAY_SIZE``; none of these appear in
   ``container.environment``.  The working folder is ``<data>/jobs/<job id>/attempt-<n>``; the
-  executor creates it when it spawns the process, so placing a job costs no file operation.
+  executor creates it when it spawns the process, so placing a job costs no file operation (the
+  local executor reuses folders that earlier attempts left empty).
 * Exit: 0 ⇒ SUCCEEDED; otherwise the retry strategy decides between RUNNABLE and FAILED
   (timeouts and terminate are never retried); each ended attempt is appended to ``attempts[]``.
 """

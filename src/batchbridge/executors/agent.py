@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from batchbridge.executors.base import AttemptExit, LaunchSpec
-from batchbridge.executors.process import AttemptProcess, Launcher, group_rss_mib, kill_group
+from batchbridge.executors.process import AttemptProcess, FolderPool, Launcher, group_rss_mib, kill_group
 from batchbridge.executors.protocol import (
     AgentPaths,
     ExitJournal,
@@ -131,7 +131,7 @@ class Agent:
         self.done = asyncio.Event()
         self.shutting_down: list[tuple[Connection, int]] = []
         self.loop = asyncio.get_running_loop()
-        self.launcher = Launcher()
+        self.launcher = Launcher(FolderPool(os.path.abspath(paths.spare)))
         self.launch_waiters: dict[str, list[tuple[Connection, Any]]] = {}
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
         self.journal_fd = os.open(paths.launches, flags, 0o644)

@@ -93,6 +93,107 @@ def make_workdir(path: str) -> None:
             os.mkdir(path)
 
 
+def _is_empty(path: str) -> bool:
+    """Whether ``path`` is a folder with nothing in it."""
+    try:
+        with os.scandir(path) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
+
+
+class FolderPool:
+    """Empty folders kept for reuse as attempts' working folders (and their jobs' folders).
+
+    Every attempt starts in a new, empty working folder ``<data>/jobs/<job id>/attempt-<n>``.
+    Creating a directory is dear on some filesystems (on ext4 about 130 µs of CPU, the allocator
+    choosing where the new directory goes, against about 7 µs to rename one), and a stream of
+    short attempts creates two per attempt.  So an attempt whose working folder is still empty
+    when it ends gives it back here, with its job's folder when that is left empty too; the next
+    attempts' folders are renamed from here instead of created.  A folder is checked empty again
+    when it is taken, so nothing written after its attempt ended reaches another attempt.  Folders
+    that hold anything stay where they are, for the user to look at.  At most ``limit`` folders
+    are kept; on another filesystem than the data folder's, the pool turns itself off.
+    """
+
+    def __init__(self, root: str, limit: int = 256) -> None:
+        self.root = root
+        self.limit = limit
+        self._free: list[str] = []
+        self._count = 0
+        try:
+            os.makedirs(root, exist_ok=True)
+            names = os.listdir(root)
+        except OSError:
+            self.limit = 0
+            names = []
+        for name in names:
+            if name.isdigit():
+                self._free.append(os.path.join(root, name))
+                self._count = max(self._count, int(name) + 1)
+
+    def __len__(self) -> int:
+        return len(self._free)
+
+    def _take(self) -> str | None:
+        while self._free:
+            path = self._free.pop()
+            if _is_empty(path):
+                return path
+        return None
+
+    def make(self, path: str) -> None:
+        """Make ``path`` an empty folder (and its parent when missing), from the pool if it can."""
+        spare = self._take()
+        if spare is None:
+            make_workdir(path)
+            return
+        try:
+            self._place(spare, path)
+        except OSError as error:
+            if error.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                self._free.append(spare)
+                return
+            if error.errno == errno.EXDEV:
+                self.limit = 0
+            self._free.append(spare)
+            make_workdir(path)
+
+    def _place(self, spare: str, path: str) -> None:
+        try:
+            os.rename(spare, path)
+            return
+        except FileNotFoundError:
+            if not os.path.isdir(spare):
+                raise
+        parent = os.path.dirname(path)
+        outer = self._take()
+        if outer is None:
+            os.makedirs(parent, exist_ok=True)
+        else:
+            try:
+                os.rename(outer, parent)
+            except FileNotFoundError:
+                self._free.append(outer)
+                os.makedirs(parent, exist_ok=True)
+            except OSError:
+                self._free.append(outer)
+        os.rename(spare, path)
+
+    def release(self, path: str) -> None:
+        """Take back ``path`` if it is empty, then its parent if that is left empty."""
+        for folder in (path, os.path.dirname(path)):
+            if len(self._free) >= self.limit or not _is_empty(folder):
+                return
+            spare = os.path.join(self.root, str(self._count))
+            try:
+                os.rename(folder, spare)
+            except OSError:
+                return
+            self._count += 1
+            self._free.append(spare)
+
+
 class Launcher:
     """Starts attempt commands with ``os.posix_spawn``; only for a process with no other thread.
 
@@ -104,10 +205,23 @@ class Launcher:
     absolute folder is remembered for :data:`PROGRAM_CACHE_SECONDS`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pool: FolderPool | None = None) -> None:
         #: The working folder the process started in: relative working folders are taken from it.
         self.home = os.getcwd()
+        self.pool = pool
         self._programs: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def make_workdir(self, path: str) -> None:
+        """Create the attempt's empty working folder, from the :class:`FolderPool` when there is one."""
+        if self.pool is not None:
+            self.pool.make(path)
+        else:
+            make_workdir(path)
+
+    def release_workdir(self, path: str) -> None:
+        """The attempt that ran in ``path`` has ended: give its folders back if they are empty."""
+        if self.pool is not None:
+            self.pool.release(path)
 
     def workdir(self, spec: LaunchSpec) -> str:
         return os.path.join(self.home, spec.workdir)
@@ -228,6 +342,7 @@ class AttemptProcess:
         self._on_lines = on_lines
         self._on_exit = on_exit
         self._launcher = launcher
+        self._workdir: str | None = None
         self.pid: int | None = None
         self.started_at_ms: int | None = None
         self.seq = 0
@@ -257,7 +372,11 @@ class AttemptProcess:
         launcher = self._launcher
         workdir = launcher.workdir(spec) if launcher is not None else os.fspath(spec.workdir)
         try:
-            make_workdir(workdir)
+            if launcher is not None:
+                launcher.make_workdir(workdir)
+                self._workdir = workdir
+            else:
+                make_workdir(workdir)
             if launcher is not None:
                 pid, out_r, err_r = launcher.spawn(spec, workdir)
             else:
@@ -494,6 +613,9 @@ class AttemptProcess:
         )
 
     def _finish(self, exit: AttemptExit) -> None:
+        if self._launcher is not None and self._workdir is not None:
+            self._launcher.release_workdir(self._workdir)
+            self._workdir = None
         if self._out_fd >= 0:
             os.close(self._out_fd)
             self._out_fd = -1

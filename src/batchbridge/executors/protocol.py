@@ -91,6 +91,11 @@ class AgentPaths:
         return self.root / "launches.log"
 
     @property
+    def spare(self) -> Path:
+        """Empty folders kept for reuse as working folders (see ``process.FolderPool``)."""
+        return self.root / "spare"
+
+    @property
     def exits(self) -> Path:
         return self.root / "exits.log"
 
