@@ -34,6 +34,7 @@ Every pass works in batches (``batch`` rows per step) inside the caller's transa
 from __future__ import annotations
 
 import dataclasses
+import math
 import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Protocol, runtime_checkable
@@ -231,19 +232,22 @@ def _runnable(
     batch: int,
     ahead: Callable[[str, float], float] = _no_lookahead,
 ) -> Iterator[Job]:
-    """RUNNABLE jobs of ``sq`` in FIFO order, read in small pages while any CE has room."""
+    """RUNNABLE jobs of ``sq`` in FIFO order, read in pages while any CE has room.
+
+    A page holds about as many jobs as the room left takes at one vCPU each (at least 4, at most
+    512), so a pass reads little more than it places.
+    """
     after = 0
     seen = 0
-    page = 4
     while seen < batch:
-        if all(
-            _full(
-                usage.get(t.compute_environment.arn),
-                t.capacity.vcpus + ahead(t.compute_environment.arn, t.capacity.vcpus),
-            )
-            for t in sq.targets
-        ):
+        room = 0.0
+        for t in sq.targets:
+            used = usage.get(t.compute_environment.arn)
+            limit = t.capacity.vcpus + ahead(t.compute_environment.arn, t.capacity.vcpus)
+            room += max(0.0, limit - (used.vcpus if used is not None else 0.0))
+        if room < 1e-9:
             return
+        page = max(4, min(512, math.ceil(room)))
         jobs = job_store.runnable_in_queue(conn, sq.queue.arn, page, after)
         if not jobs:
             return
@@ -251,7 +255,6 @@ def _runnable(
             after = job.run.seq
             seen += 1
             yield job
-        page = min(page * 2, 512)
 
 
 def _full(used: Usage | None, vcpus: float) -> bool:
