@@ -15,28 +15,11 @@ from batchbridge.domain.jobs import AttemptRecord, Job, RunState
 from batchbridge.domain.lifecycle import JobKind, JobStatus
 from batchbridge.store.outbox import encode_event
 
-ARN = "arn:aws:batch:us-east-1:123456789012:job/abc"
+from .test_domain import ARN, _job
+
 TEXT = st.text(min_size=0, max_size=12)
 MAYBE_TEXT = st.none() | TEXT
 MAYBE_MS = st.none() | st.integers(min_value=0, max_value=2**45)
-
-
-def _job(kind: JobKind, **extra: Any) -> Job:
-    base: dict[str, Any] = {
-        "job_id": "abc",
-        "job_arn": ARN,
-        "name": "print-color",
-        "kind": kind,
-        "status": JobStatus.SUCCEEDED,
-        "queue_arn": "arn:aws:batch:us-east-1:123456789012:job-queue/q",
-        "queue_name": "q",
-        "definition_arn": "arn:aws:batch:us-east-1:123456789012:job-definition/print-color:1",
-        "definition_name": "print-color",
-        "created_at": 1735689600500,
-        "container": {"image": "busybox", "resourceRequirements": [{"value": "250", "type": "MEMORY"}]},
-    }
-    base.update(extra)
-    return Job(**base)
 
 
 def _same(job: Job, summary: dict[str, int] | None = None) -> None:

@@ -37,7 +37,7 @@ import signal
 import stat
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from batchbridge.executors.base import (
     CANNOT_START_PREFIX,
@@ -91,6 +91,26 @@ def make_workdir(path: str) -> None:
             os.makedirs(parent, exist_ok=True)
         with contextlib.suppress(FileExistsError):
             os.mkdir(path)
+
+
+@contextlib.contextmanager
+def _output_pipes() -> Iterator[tuple[int, int, int, int]]:
+    """Pipes for a child's stdout and stderr: ``(out_r, out_w, err_r, err_w)``.
+
+    The write ends are closed once the block ends (the child holds its own copies); the read ends
+    too when the block raises, so a failed start leaks no descriptor.
+    """
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        yield out_r, out_w, err_r, err_w
+    except BaseException:
+        os.close(out_r)
+        os.close(err_r)
+        raise
+    finally:
+        os.close(out_w)
+        os.close(err_w)
 
 
 def _is_empty(path: str) -> bool:
@@ -255,44 +275,32 @@ class Launcher:
         """Start ``spec``'s command in its own session; returns its pid and its stdout and stderr pipes."""
         os.chdir(workdir)
         program, cached = self._find(spec.command[0], spec.environment)
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        actions = [
-            (os.POSIX_SPAWN_DUP2, _devnull(), 0),
-            (os.POSIX_SPAWN_DUP2, out_w, 1),
-            (os.POSIX_SPAWN_DUP2, err_w, 2),
-        ]
-        try:
+        with _output_pipes() as (out_r, out_w, err_r, err_w):
+            actions = [
+                (os.POSIX_SPAWN_DUP2, _devnull(), 0),
+                (os.POSIX_SPAWN_DUP2, out_w, 1),
+                (os.POSIX_SPAWN_DUP2, err_w, 2),
+            ]
             try:
-                pid = os.posix_spawn(
-                    program,
-                    spec.command,
-                    spec.environment,
-                    file_actions=actions,
-                    setsid=True,
-                    setsigdef=_DEFAULT_SIGNALS,
-                )
+                pid = self._posix_spawn(program, spec, actions)
             except OSError:
                 if not cached:
                     raise
                 self._programs.pop((spec.environment.get("PATH", os.defpath), spec.command[0]), None)
                 program, _ = self._find(spec.command[0], spec.environment)
-                pid = os.posix_spawn(
-                    program,
-                    spec.command,
-                    spec.environment,
-                    file_actions=actions,
-                    setsid=True,
-                    setsigdef=_DEFAULT_SIGNALS,
-                )
-        except BaseException:
-            os.close(out_r)
-            os.close(err_r)
-            raise
-        finally:
-            os.close(out_w)
-            os.close(err_w)
+                pid = self._posix_spawn(program, spec, actions)
         return pid, out_r, err_r
+
+    @staticmethod
+    def _posix_spawn(program: str, spec: LaunchSpec, actions: list[tuple[int, int, int]]) -> int:
+        return os.posix_spawn(
+            program,
+            spec.command,
+            spec.environment,
+            file_actions=actions,
+            setsid=True,
+            setsigdef=_DEFAULT_SIGNALS,
+        )
 
 
 def kill_group(pgid: int, sig: int) -> None:
@@ -387,9 +395,7 @@ class AttemptProcess:
         self._attach(pid, now_ms(), out_r, err_r)
 
     def _popen(self, workdir: str) -> tuple[int, int, int]:
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        try:
+        with _output_pipes() as (out_r, out_w, err_r, err_w):
             self._proc = subprocess.Popen(
                 self.spec.command,
                 env=self.spec.environment,
@@ -399,13 +405,6 @@ class AttemptProcess:
                 stderr=err_w,
                 start_new_session=True,
             )
-        except BaseException:
-            os.close(out_r)
-            os.close(err_r)
-            raise
-        finally:
-            os.close(out_w)
-            os.close(err_w)
         return self._proc.pid, out_r, err_r
 
     def _attach(self, pid: int, started_at_ms: int, out_r: int, err_r: int) -> None:
