@@ -10,21 +10,22 @@ the last pass (logs appended to ``/aws/batch/job``, exits turned into transition
 that started (STARTING -> RUNNING), stop requests from TerminateJob, then the scheduler.  After the
 commit it starts the launches of the newly placed attempts, sends stops, acknowledges the recorded
 exits and only then wakes the outbox's consumers, so that the launches and acknowledgements leave
-in one write to the executor before the bus takes the loop.  A started attempt's RUNNING move waits
-up to ``RUNNING_DELAY`` for another reason to run a pass: a short attempt's exit usually arrives
-by then and its RUNNING and terminal moves share that pass.  The loop sleeps until woken (a submission, an
-executor event, a finished launch) or ``Settings.scheduler_interval`` x 20 passes.  Passes are at
-least ``PASS_INTERVAL`` apart: a wake-up after a quiet spell runs a pass at once, while under a
-stream of exits each pass takes everything that arrived in the interval, in one transaction.
+in one write to the executor before the bus takes the loop.  A started attempt's RUNNING move
+waits up to ``RUNNING_DELAY`` for another reason to run a pass: a short attempt's exit usually
+arrives by then and its RUNNING and terminal moves share that pass (and one row write).  The loop
+sleeps until woken (a submission, an executor event, a finished launch) or
+``Settings.scheduler_interval`` x 20.  Passes are at least ``PASS_INTERVAL`` apart: a wake-up after
+a quiet spell runs a pass at once, while under a stream of exits each pass takes everything that
+arrived in the interval, in one transaction.
 
 With an executor that supports start-ahead (:func:`~batchbridge.executors.base.supports_start_ahead`)
 the scheduler also places up to :func:`~batchbridge.engine.scheduler.lookahead_vcpus` beyond each
-compute environment's capacity (sized by the vCPUs its attempts released per pass lately)
-and every launch carries the capacity as its gate; the executor
-starts a held launch itself when a slot frees, so the next attempt no longer waits for this loop.
-Exits are recorded before starts in a pass, so a successor's RUNNING event follows the SUCCEEDED
-or FAILED event of the attempt whose slot it took.  A stop of an attempt whose launch is still
-under way is sent at once (after the launch): the executor ends a held launch without running it.
+compute environment's capacity (sized by the vCPUs its attempts released per pass lately, see
+:func:`release_rate`) and every launch carries the capacity as its gate; the executor starts a
+held launch itself when a slot frees, so the next attempt no longer waits for this loop.  Exits
+are recorded before starts in a pass, so a successor's RUNNING event follows the SUCCEEDED or
+FAILED event of the attempt whose slot it took.  A stop of an attempt whose launch is still under
+way is sent at once (after the launch): the executor ends a held launch without running it.
 """
 
 from __future__ import annotations
