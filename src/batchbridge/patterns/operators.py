@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from batchbridge.patterns.values import is_number, parse_ip, render_value, value_key
 
@@ -68,9 +68,33 @@ class Exact(Condition):
 
 
 @dataclass(frozen=True, slots=True)
-class Prefix(Condition):
+class _Affix(Condition):
+    """A string at one end of the leaf (``prefix`` or ``suffix``), optionally ignoring case."""
+
     text: str
     ignore_case: bool = False
+
+    #: The operator's name in a pattern, which also names its key.
+    OPERATOR: ClassVar[str] = ""
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        if self.ignore_case:
+            return (f"{self.OPERATOR}~", self.text.lower())
+        return (self.OPERATOR, self.text)
+
+    def describe(self) -> str:
+        inner = (
+            f'{{"equals-ignore-case": {render_value(self.text)}}}'
+            if self.ignore_case
+            else render_value(self.text)
+        )
+        return f'{{"{self.OPERATOR}": {inner}}}'
+
+
+@dataclass(frozen=True, slots=True)
+class Prefix(_Affix):
+    OPERATOR: ClassVar[str] = "prefix"
 
     def test(self, value: Any) -> bool:
         if type(value) is not str:
@@ -79,23 +103,10 @@ class Prefix(Condition):
             return value.lower().startswith(self.text.lower())
         return value.startswith(self.text)
 
-    @property
-    def key(self) -> tuple[Any, ...]:
-        return ("prefix~", self.text.lower()) if self.ignore_case else ("prefix", self.text)
-
-    def describe(self) -> str:
-        inner = (
-            f'{{"equals-ignore-case": {render_value(self.text)}}}'
-            if self.ignore_case
-            else render_value(self.text)
-        )
-        return f'{{"prefix": {inner}}}'
-
 
 @dataclass(frozen=True, slots=True)
-class Suffix(Condition):
-    text: str
-    ignore_case: bool = False
+class Suffix(_Affix):
+    OPERATOR: ClassVar[str] = "suffix"
 
     def test(self, value: Any) -> bool:
         if type(value) is not str:
@@ -103,18 +114,6 @@ class Suffix(Condition):
         if self.ignore_case:
             return value.lower().endswith(self.text.lower())
         return value.endswith(self.text)
-
-    @property
-    def key(self) -> tuple[Any, ...]:
-        return ("suffix~", self.text.lower()) if self.ignore_case else ("suffix", self.text)
-
-    def describe(self) -> str:
-        inner = (
-            f'{{"equals-ignore-case": {render_value(self.text)}}}'
-            if self.ignore_case
-            else render_value(self.text)
-        )
-        return f'{{"suffix": {inner}}}'
 
 
 @dataclass(frozen=True, slots=True)
