@@ -50,7 +50,7 @@ from batchbridge.executors.base import (
     LaunchSpec,
     now_ms,
 )
-from batchbridge.executors.protocol import MAX_LINE_BYTES, AttemptFiles
+from batchbridge.executors.protocol import MAX_LINE_BYTES, AttemptFiles, every_process_stat
 
 #: How long output pipes may stay open after the main process exited and its group was killed
 #: (a process that left the group with ``setsid`` could hold them forever).
@@ -629,15 +629,7 @@ def group_rss_mib(pgids: set[int]) -> dict[int, float]:
     """
     page = os.sysconf("SC_PAGE_SIZE")
     totals: dict[int, int] = dict.fromkeys(pgids, 0)
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as handle:
-                data = handle.read()
-        except OSError:
-            continue
-        fields = data[data.rindex(b")") + 2 :].split()
+    for fields in every_process_stat():
         pgrp = int(fields[2])
         if pgrp in totals:
             totals[pgrp] += int(fields[21])

@@ -43,7 +43,7 @@ import contextlib
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -298,6 +298,24 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def stat_fields(data: bytes) -> list[bytes]:
+    """The fields of a ``/proc/<pid>/stat`` text after the command name: the state first."""
+    return data[data.rindex(b")") + 2 :].split()
+
+
+def every_process_stat() -> Iterator[list[bytes]]:
+    """:func:`stat_fields` of every process now running (those that end meanwhile are skipped)."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        yield stat_fields(data)
+
+
 def process_started_at_ms(pid: int) -> int | None:
     """When ``pid`` started, in epoch milliseconds, from /proc (None when it does not run).
 
@@ -311,7 +329,7 @@ def process_started_at_ms(pid: int) -> int | None:
             boot = next(int(line.split()[1]) for line in handle if line.startswith(b"btime "))
     except (OSError, StopIteration, ValueError):
         return None
-    fields = data[data.rindex(b")") + 2 :].split()
+    fields = stat_fields(data)
     if fields[0] in (b"Z", b"X"):
         return None
     return boot * 1000 + int(fields[19]) * 1000 // os.sysconf("SC_CLK_TCK")

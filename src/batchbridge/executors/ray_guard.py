@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from batchbridge.executors.process import kill_group
-from batchbridge.executors.protocol import process_started_at_ms, same_process
+from batchbridge.executors.protocol import every_process_stat, process_started_at_ms, same_process
 
 SCAN_INTERVAL = 0.25
 IDLE_EXIT_SECONDS = 60.0
@@ -99,18 +99,7 @@ def group_is_attempts(pgid: int, started_at_ms: int | None) -> bool:
     """
     if process_started_at_ms(pgid) is not None:
         return same_process(pgid, started_at_ms)
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as handle:
-                data = handle.read()
-        except OSError:
-            continue
-        fields = data[data.rindex(b")") + 2 :].split()
-        if int(fields[2]) == pgid:
-            return True
-    return False
+    return any(int(fields[2]) == pgid for fields in every_process_stat())
 
 
 def scan(root: Path) -> int:
