@@ -28,6 +28,7 @@ later line exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 import os
@@ -229,6 +230,15 @@ class AttemptExit:
 _EXIT_FIELDS = frozenset(field.name for field in dataclasses.fields(AttemptExit))
 
 ExecutorEvent = OutputLine | AttemptExit
+
+
+async def drain_events(queue: asyncio.Queue[ExecutorEvent | None]) -> AsyncIterator[ExecutorEvent]:
+    """The events put on ``queue``, in order, until the ``None`` an executor puts when it closes."""
+    while True:
+        event = await queue.get()
+        if event is None:
+            return
+        yield event
 
 
 class AttemptState(enum.Enum):

@@ -34,6 +34,7 @@ from batchbridge.executors.base import (
     LaunchSpec,
     OutputLine,
     RecoveredAttempt,
+    drain_events,
     host_lost_reason,
     now_ms,
 )
@@ -305,12 +306,8 @@ class LocalExecutor:
         if self._conn is not None:
             self._conn.send({"op": "stop", "attempt_id": attempt_id, "reason": reason})
 
-    async def events(self) -> AsyncIterator[ExecutorEvent]:
-        while True:
-            event = await self._events.get()
-            if event is None:
-                return
-            yield event
+    def events(self) -> AsyncIterator[ExecutorEvent]:
+        return drain_events(self._events)
 
     async def acknowledge(self, attempt_id: str) -> None:
         if self._conn is not None:

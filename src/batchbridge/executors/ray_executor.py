@@ -81,6 +81,7 @@ from batchbridge.executors.base import (
     LaunchSpec,
     OutputLine,
     RecoveredAttempt,
+    drain_events,
     host_lost_reason,
     now_ms,
 )
@@ -385,14 +386,7 @@ class RayExecutor:
             slot.handle.stop.remote(attempt_id, reason)
 
     def events(self) -> AsyncIterator[ExecutorEvent]:
-        return self._stream()
-
-    async def _stream(self) -> AsyncIterator[ExecutorEvent]:
-        while True:
-            event = await self._events.get()
-            if event is None:
-                return
-            yield event
+        return drain_events(self._events)
 
     async def acknowledge(self, attempt_id: str) -> None:
         """The exit is recorded: the actor drops the attempt's records and takes the next attempt."""

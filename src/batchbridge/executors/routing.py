@@ -40,6 +40,7 @@ from batchbridge.executors.base import (
     ExecutorEvent,
     LaunchSpec,
     RecoveredAttempt,
+    drain_events,
 )
 
 ExecutorFactory = Callable[[], Executor]
@@ -169,14 +170,7 @@ class RoutingExecutor:
         await self._owner.get(attempt_id, self.default).stop(attempt_id, reason)
 
     def events(self) -> AsyncIterator[ExecutorEvent]:
-        return self._stream()
-
-    async def _stream(self) -> AsyncIterator[ExecutorEvent]:
-        while True:
-            event = await self._events.get()
-            if event is None:
-                return
-            yield event
+        return drain_events(self._events)
 
     async def acknowledge(self, attempt_id: str) -> None:
         await self._owner.pop(attempt_id, self.default).acknowledge(attempt_id)
