@@ -76,27 +76,23 @@ def _invalid_value(field: str, value: object, constraint: str) -> InvalidParamet
 
 def validate_group_name(name: object, field: str = "logGroupName") -> str:
     """AWS's constraint on a log group name, answered as ``InvalidParameterException``."""
-    if not isinstance(name, str) or not name:
-        raise InvalidParameterException(f"Missing required parameter {field}.")
-    if len(name) > MAX_NAME:
-        raise _invalid_value(field, name, f"Member must have length less than or equal to {MAX_NAME}")
-    if not GROUP_NAME_RE.fullmatch(name):
-        raise _invalid_value(
-            field, name, f"Member must satisfy regular expression pattern: {GROUP_NAME_RE.pattern}"
-        )
-    return name
+    return _validate_name(name, field, GROUP_NAME_RE)
 
 
 def validate_stream_name(name: object, field: str = "logStreamName") -> str:
     """AWS's constraint on a log stream name: 1..512 characters, no ``:`` and no ``*``."""
+    return _validate_name(name, field, STREAM_NAME_RE)
+
+
+def _validate_name(name: object, field: str, pattern: re.Pattern[str]) -> str:
+    """Present, at most ``MAX_NAME`` characters and matching ``pattern``, in AWS's wording."""
     if not isinstance(name, str) or not name:
         raise InvalidParameterException(f"Missing required parameter {field}.")
     if len(name) > MAX_NAME:
         raise _invalid_value(field, name, f"Member must have length less than or equal to {MAX_NAME}")
-    if not STREAM_NAME_RE.fullmatch(name):
-        raise _invalid_value(
-            field, name, f"Member must satisfy regular expression pattern: {STREAM_NAME_RE.pattern}"
-        )
+    if not pattern.fullmatch(name):
+        constraint = f"Member must satisfy regular expression pattern: {pattern.pattern}"
+        raise _invalid_value(field, name, constraint)
     return name
 
 
