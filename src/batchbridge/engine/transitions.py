@@ -63,16 +63,9 @@ class JobWriter:
         if not job_store.update_job(self.conn, job, old):
             job.status = old
             return False
-        summary: dict[str, int] | None = None
-        if job.kind is JobKind.ARRAY_CHILD and job.parent_id is not None:
-            self._counts[(job.parent_id, old.value)] -= 1
-            self._counts[(job.parent_id, target.value)] += 1
-        elif job.kind is JobKind.ARRAY_PARENT:
-            summary = self.array_counts(job.job_id)
+        summary = self.array_counts(job.job_id) if job.kind is JobKind.ARRAY_PARENT else None
         self.events.append(self._event(job, summary))
-        self.moved.append(job)
-        if is_terminal(target):
-            self._terminal.append(job)
+        self._moved(job, old)
         return True
 
     def move_through(self, job: Job, steps: Sequence[tuple[JobStatus, Callable[[Job], None] | None]]) -> bool:
@@ -97,14 +90,18 @@ class JobWriter:
         if not job_store.update_job(self.conn, job, start):
             job.status = start
             return False
-        if job.kind is JobKind.ARRAY_CHILD and job.parent_id is not None:
-            self._counts[(job.parent_id, start.value)] -= 1
-            self._counts[(job.parent_id, job.status.value)] += 1
         self.events.extend(events)
+        self._moved(job, start)
+        return True
+
+    def _moved(self, job: Job, old: JobStatus) -> None:
+        """Book a written move from ``old``: the parent's child counts, the follow-ups of an end."""
+        if job.kind is JobKind.ARRAY_CHILD and job.parent_id is not None:
+            self._counts[(job.parent_id, old.value)] -= 1
+            self._counts[(job.parent_id, job.status.value)] += 1
         self.moved.append(job)
         if is_terminal(job.status):
             self._terminal.append(job)
-        return True
 
     def array_counts(self, parent_id: str) -> dict[str, int]:
         """Children of ``parent_id`` by status, including the moves of this writer so far.
