@@ -53,8 +53,9 @@ class _Static:
 
     __slots__ = ("after_created", "container_head", "container_tail", "owners", "tail", "tail_key")
 
-    def __init__(self, job: Job) -> None:
-        self.owners = _owners(job)
+    def __init__(self, job: Job, owners: tuple[object, ...]) -> None:
+        #: Held so that the ids in this entry's key stay those of these very objects.
+        self.owners = owners
         retry = ""
         if job.retry_strategy is not None:
             retry = ',"retryStrategy":' + _dump(
@@ -101,7 +102,7 @@ class _Static:
 
 
 def _owners(job: Job) -> tuple[object, ...]:
-    """What the fragments depend on: the submission-time objects and values of ``job``."""
+    """The submission-time objects of ``job`` the fragments are made from."""
     return (
         job.container,
         job.parameters,
@@ -109,32 +110,26 @@ def _owners(job: Job) -> tuple[object, ...]:
         job.retry_strategy,
         job.timeout,
         job.platform_capabilities,
-        job.definition_arn,
-        job.propagate_tags,
     )
 
 
-_STATICS: dict[tuple[int, ...], _Static] = {}
+_STATICS: dict[tuple[object, ...], _Static] = {}
 _LOCK = threading.Lock()
 
 
 def _static(job: Job) -> _Static:
-    key = tuple(id(o) for o in _owners(job)[:6])
+    """The cached fragments of ``job``'s submission-time members.
+
+    The key is the identity of the submission-time objects (every child of an array loaded from
+    the store shares them) with the definition and ``propagateTags``; an entry holds its objects,
+    so an id in a key cannot be reused by another object while the entry exists.
+    """
+    owners = _owners(job)
+    key = (*map(id, owners), job.definition_arn, job.propagate_tags)
     found = _STATICS.get(key)
     if found is not None:
-        owners = found.owners
-        if (
-            owners[0] is job.container
-            and owners[1] is job.parameters
-            and owners[2] is job.depends_on
-            and owners[3] is job.retry_strategy
-            and owners[4] is job.timeout
-            and owners[5] is job.platform_capabilities
-            and owners[6] == job.definition_arn
-            and owners[7] == job.propagate_tags
-        ):
-            return found
-    made = _Static(job)
+        return found
+    made = _Static(job, owners)
     with _LOCK:
         if len(_STATICS) >= _CACHE_SIZE:
             _STATICS.pop(next(iter(_STATICS)))
