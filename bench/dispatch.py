@@ -18,27 +18,12 @@ import concurrent.futures
 import json
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
-SERVE = """
-import asyncio, sys, time
-from pathlib import Path
-from batchbridge.app import Application
-from batchbridge.config import Settings
-from batchbridge.server import ThreadedServer
-data = Path(sys.argv[1])
-settings = Settings(host="127.0.0.1", port=0, data_dir=data, access_log=False, agent_idle_seconds=10.0)
-app = Application(settings)
-server = ThreadedServer(settings, app).start()
-print(server.url, flush=True)
-while True:
-    time.sleep(3600)
-"""
+from benchkit import client, cpu_seconds, make_definition, make_queue, run_array, start_server, status_mib
 
 
 def baseline(n: int) -> float:
@@ -49,59 +34,8 @@ def baseline(n: int) -> float:
     return time.perf_counter() - start
 
 
-def client(url: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "batch",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 0}),
-    )
-
-
-def run_array(batch: Any, queue: str, definition: str, size: int, timeout: float = 3600) -> tuple[str, float]:
-    """Submit an array and poll DescribeJobs until its parent ends; (parent id, seconds).
-
-    The poll interval grows with the elapsed time (2% of it, between 10 and 100 ms), so that
-    polling measures short arrays finely without loading the server during long ones.
-    """
-    start = time.perf_counter()
-    job_id = batch.submit_job(
-        jobName="bench", jobQueue=queue, jobDefinition=definition, arrayProperties={"size": size}
-    )["jobId"]
-    while True:
-        status = batch.describe_jobs(jobs=[job_id])["jobs"][0]["status"]
-        if status in ("SUCCEEDED", "FAILED"):
-            break
-        if time.perf_counter() - start > timeout:
-            raise SystemExit(f"array of {size} did not finish in {timeout} s")
-        time.sleep(min(0.1, max(0.01, (time.perf_counter() - start) / 50)))
-    elapsed = time.perf_counter() - start
-    if status != "SUCCEEDED":
-        raise SystemExit(f"array of {size} ended {status}")
-    return job_id, elapsed
-
-
-def cpu_seconds(pid: int, children: bool = False) -> float:
-    """CPU time of ``pid`` (user + system); with ``children``, that of its reaped children instead."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    first = 13 if children else 11
-    return (int(fields[first]) + int(fields[first + 1])) / 100
-
-
 def agent_pid(data: Path) -> int:
     return int((data / "agent" / "agent.pid").read_text().strip())
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main() -> None:
@@ -117,32 +51,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        proc = subprocess.Popen([sys.executable, "-c", SERVE, str(data)], stdout=subprocess.PIPE, text=True)
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
+        proc, url = start_server(data, agent_idle_seconds=10.0)
         try:
-            batch = client(url)
-            ce = f"bench-{uuid.uuid4().hex[:6]}"
-            batch.create_compute_environment(
-                computeEnvironmentName=ce,
-                type="MANAGED",
-                computeResources={"type": "EC2", "maxvCpus": 2, "subnets": ["s"], "instanceRole": "r"},
-            )
-            batch.create_job_queue(
-                jobQueueName=ce, priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}]
-            )
-            definition = batch.register_job_definition(
-                jobDefinitionName=ce,
-                type="container",
-                containerProperties={
-                    "image": "busybox",
-                    "command": ["true"],
-                    "resourceRequirements": [
-                        {"type": "VCPU", "value": "1"},
-                        {"type": "MEMORY", "value": "16"},
-                    ],
-                },
-            )["jobDefinitionArn"]
+            batch = client("batch", url)
+            ce = make_queue(batch, f"bench-{uuid.uuid4().hex[:6]}")
+            definition = make_definition(batch, ce)
             run_array(batch, ce, definition, 2)
             base = baseline(n)
             agent = agent_pid(data)
@@ -164,7 +77,7 @@ def main() -> None:
             for size in sizes:
                 timings[size] = run_array(batch, ce, definition, size)[1]
                 print(f"SubmitJob -> parent SUCCEEDED, size {size:>6}: {timings[size]:.2f} s")
-            rss = peak_rss_mib(proc.pid)
+            rss = status_mib(proc.pid, "VmHWM")
             print(f"server peak RSS: {rss:.0f} MiB (target <= 300)")
         finally:
             proc.kill()

@@ -20,18 +20,16 @@ import collections
 import io
 import json
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dispatch import SERVE, client, cpu_seconds, peak_rss_mib, run_array
+from benchkit import client, cpu_seconds, make_definition, make_queue, run_array, start_server, status_mib
 
 HANDLER = """
 import os
@@ -44,20 +42,6 @@ def handler(event, context):
     finally:
         os.close(fd)
 """
-
-
-def boto(service: str, url: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 0}),
-    )
 
 
 def delivered_for(log: Path, parent: str) -> collections.Counter[str]:
@@ -104,34 +88,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         log = Path(tmp) / "delivered.log"
-        proc = subprocess.Popen([sys.executable, "-c", SERVE, str(data)], stdout=subprocess.PIPE, text=True)
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
+        proc, url = start_server(data, agent_idle_seconds=10.0)
         try:
-            batch = client(url)
-            name = f"bench-{uuid.uuid4().hex[:6]}"
-            batch.create_compute_environment(
-                computeEnvironmentName=name,
-                type="MANAGED",
-                computeResources={"type": "EC2", "maxvCpus": 2, "subnets": ["s"], "instanceRole": "r"},
-            )
-            batch.create_job_queue(
-                jobQueueName=name,
-                priority=1,
-                computeEnvironmentOrder=[{"order": 1, "computeEnvironment": name}],
-            )
-            definition = batch.register_job_definition(
-                jobDefinitionName=name,
-                type="container",
-                containerProperties={
-                    "image": "busybox",
-                    "command": ["true"],
-                    "resourceRequirements": [
-                        {"type": "VCPU", "value": "1"},
-                        {"type": "MEMORY", "value": "16"},
-                    ],
-                },
-            )["jobDefinitionArn"]
+            batch = client("batch", url)
+            name = make_queue(batch, f"bench-{uuid.uuid4().hex[:6]}")
+            definition = make_definition(batch, name)
             run_array(batch, name, definition, 2)
             cpu0 = cpu_seconds(proc.pid)
             _, without = run_array(batch, name, definition, n)
@@ -143,14 +104,14 @@ def main() -> None:
             package = io.BytesIO()
             with zipfile.ZipFile(package, "w") as archive:
                 archive.writestr("lambda_function.py", HANDLER.replace("LOG", repr(str(log))))
-            function = boto("lambda", url).create_function(
+            function = client("lambda", url).create_function(
                 FunctionName=name,
                 Runtime="python3.11",
                 Role="arn:aws:iam::123456789012:role/bench",
                 Handler="lambda_function.handler",
                 Code={"ZipFile": package.getvalue()},
             )["FunctionArn"]
-            events = boto("events", url)
+            events = client("events", url)
             events.put_rule(Name=name, EventPattern=json.dumps({"source": ["aws.batch"]}))
             events.put_targets(Rule=name, Targets=[{"Id": "every-event", "Arn": function}])
 
@@ -184,7 +145,7 @@ def main() -> None:
                 f"events of the array: {len(expected)} (expected {4 * n + 2}); delivered {len(counts)};"
                 f" missing {len(missing)}; delivered more than once {twice}"
             )
-            print(f"server peak RSS: {peak_rss_mib(proc.pid):.0f} MiB")
+            print(f"server peak RSS: {status_mib(proc.pid, 'VmHWM'):.0f} MiB")
         finally:
             proc.kill()
             proc.wait()

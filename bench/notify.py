@@ -17,27 +17,13 @@ import argparse
 import io
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any
 
-SERVE = """
-import sys, time
-from pathlib import Path
-from batchbridge.app import Application
-from batchbridge.config import Settings
-from batchbridge.server import ThreadedServer
-settings = Settings(host="127.0.0.1", port=0, data_dir=Path(sys.argv[1]), access_log=False)
-server = ThreadedServer(settings, Application(settings)).start()
-print(server.url, flush=True)
-while True:
-    time.sleep(3600)
-"""
+from benchkit import client, make_definition, make_queue, start_server
 
 HANDLER = """
 import time
@@ -51,26 +37,6 @@ def handler(event, context):
 CHILD = 'date +%s.%N > "MARKS/child-$AWS_BATCH_JOB_ID"'
 
 
-def client(service: str, url: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 0}),
-    )
-
-
-def start_server(data: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(data)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().strip()
-
-
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -81,24 +47,8 @@ def percentile(values: list[float], q: float) -> float:
 def setup(url: str, marks: Path) -> tuple[str, str]:
     """CE (2 vCPUs), queue, child definition, handler and the parent-only rule; (queue, definition)."""
     batch, lam, events = client("batch", url), client("lambda", url), client("events", url)
-    name = f"notify-{uuid.uuid4().hex[:6]}"
-    batch.create_compute_environment(
-        computeEnvironmentName=name,
-        type="MANAGED",
-        computeResources={"type": "EC2", "maxvCpus": 2, "subnets": ["s"], "instanceRole": "r"},
-    )
-    batch.create_job_queue(
-        jobQueueName=name, priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": name}]
-    )
-    definition = batch.register_job_definition(
-        jobDefinitionName=name,
-        type="container",
-        containerProperties={
-            "image": "busybox",
-            "command": ["sh", "-c", CHILD.replace("MARKS", str(marks))],
-            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "16"}],
-        },
-    )["jobDefinitionArn"]
+    name = make_queue(batch, f"notify-{uuid.uuid4().hex[:6]}")
+    definition = make_definition(batch, name, ["sh", "-c", CHILD.replace("MARKS", str(marks))])
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("lambda_function.py", HANDLER.replace("MARKS", repr(str(marks))))
@@ -120,7 +70,7 @@ def setup(url: str, marks: Path) -> tuple[str, str]:
     }
     events.put_rule(Name=name, EventPattern=json.dumps(pattern))
     events.put_targets(Rule=name, Targets=[{"Id": "notify", "Arn": function}])
-    return name, str(definition)
+    return name, definition
 
 
 def one_array(url: str, queue: str, definition: str, size: int, marks: Path, timeout: float = 300) -> float:

@@ -42,6 +42,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from benchkit import client, make_definition, make_queue, run_array, start_server, status_mib
+
 from batchbridge.executors.base import AttemptExit, LaunchSpec, base_environment
 from batchbridge.executors.ray_executor import RayExecutor
 
@@ -191,93 +193,16 @@ async def measure(address: str, tasks: int, attempts: int, bare_count: int) -> N
 
 # -- 2. arrays through a whole server ------------------------------------------------------
 
-SERVE = """
-import sys, time
-from pathlib import Path
-from batchbridge.app import Application
-from batchbridge.config import Settings
-from batchbridge.server import ThreadedServer
-settings = Settings(host="127.0.0.1", port=0, data_dir=Path(sys.argv[1]), access_log=False,
-                    agent_idle_seconds=30.0, ray_bindings={"bench-ray": sys.argv[2]})
-server = ThreadedServer(settings, Application(settings)).start()
-print(server.url, flush=True)
-while True:
-    time.sleep(3600)
-"""
-
-
-def _client(url: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "batch",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 0}),
-    )
-
-
-def _queue(batch: Any, ce: str) -> str:
-    batch.create_compute_environment(
-        computeEnvironmentName=ce,
-        type="MANAGED",
-        computeResources={"type": "EC2", "maxvCpus": 2, "subnets": ["s"], "instanceRole": "r"},
-    )
-    batch.create_job_queue(
-        jobQueueName=ce, priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}]
-    )
-    return ce
-
-
-def _array(batch: Any, queue: str, definition: str, size: int) -> float:
-    start = time.perf_counter()
-    job_id = batch.submit_job(
-        jobName="bench", jobQueue=queue, jobDefinition=definition, arrayProperties={"size": size}
-    )["jobId"]
-    while True:
-        status = batch.describe_jobs(jobs=[job_id])["jobs"][0]["status"]
-        if status in ("SUCCEEDED", "FAILED"):
-            break
-        time.sleep(0.05)
-    if status != "SUCCEEDED":
-        raise SystemExit(f"array of {size} on {queue} ended {status}")
-    return time.perf_counter() - start
-
-
-def _rss_mib(pid: int, field: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
 
 def arrays(address: str, sizes: list[int]) -> None:
     with tempfile.TemporaryDirectory(prefix="bbbench-server") as tmp:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", SERVE, tmp, address], stdout=subprocess.PIPE, text=True
-        )
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
+        proc, url = start_server(tmp, agent_idle_seconds=30.0, ray_bindings={"bench-ray": address})
         try:
-            batch = _client(url)
-            local, remote = _queue(batch, "bench-local"), _queue(batch, "bench-ray")
-            definition = batch.register_job_definition(
-                jobDefinitionName="bench",
-                type="container",
-                containerProperties={
-                    "image": "busybox",
-                    "command": ["true"],
-                    "resourceRequirements": [
-                        {"type": "VCPU", "value": "1"},
-                        {"type": "MEMORY", "value": "16"},
-                    ],
-                },
-            )["jobDefinitionArn"]
-            _array(batch, local, definition, 4)
-            _array(batch, remote, definition, 4)
+            batch = client("batch", url)
+            local, remote = make_queue(batch, "bench-local"), make_queue(batch, "bench-ray")
+            definition = make_definition(batch, "bench")
+            run_array(batch, local, definition, 4)
+            run_array(batch, remote, definition, 4)
             header = (
                 "children",
                 "local s",
@@ -288,16 +213,16 @@ def arrays(address: str, sizes: list[int]) -> None:
             )
             print(" ".join(f"{h:>{w}}" for h, w in zip(header, (9, 9, 9, 15, 13, 22), strict=True)))
             for size in sizes:
-                took_local = _array(batch, local, definition, size)
-                took_ray = _array(batch, remote, definition, size)
+                took_local = run_array(batch, local, definition, size)[1]
+                took_ray = run_array(batch, remote, definition, size)[1]
                 per_local, per_ray = took_local / size * 1000, took_ray / size * 1000
                 print(
                     f"{size:>9} {took_local:>9.2f} {took_ray:>9.2f} {per_local:>15.2f} {per_ray:>13.2f}"
                     f" {per_ray - per_local:>22.2f}"
                 )
             print(
-                f"server RSS now {_rss_mib(proc.pid, 'VmRSS:'):.0f} MiB,"
-                f" peak {_rss_mib(proc.pid, 'VmHWM:'):.0f} MiB"
+                f"server RSS now {status_mib(proc.pid, 'VmRSS'):.0f} MiB,"
+                f" peak {status_mib(proc.pid, 'VmHWM'):.0f} MiB"
             )
         finally:
             proc.kill()
