@@ -1,17 +1,23 @@
-"""Helpers shared by the suite's fixtures and tests: free ports, health waits, boto3 clients.
+"""Helpers shared by the suite's fixtures and tests: free ports, health waits, boto3 clients,
+unique names, Lambda packages, polling, and the Batch resources most tests start from.
 
 A plain module (not a conftest) so that any test package can import it unambiguously.
 """
 
 from __future__ import annotations
 
+import io
 import socket
 import subprocess
 import time
 import urllib.request
+import uuid
+import zipfile
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
 
 REGION = "us-east-1"
@@ -50,3 +56,87 @@ def make_client(service: str, endpoint: str, **kwargs: Any) -> Any:
         config=config,
         **kwargs,
     )
+
+
+def unique(prefix: str) -> str:
+    """``prefix`` with a random suffix: a resource name no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def zip_source(source: str, name: str = "lambda_function.py") -> bytes:
+    """A Lambda deployment package holding ``source`` as ``name``."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(name, source)
+    return buffer.getvalue()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns a true value, which is returned; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def create_compute_environment(
+    batch: Any, name: str | None = None, max_vcpus: int = 4, state: str = "ENABLED"
+) -> str:
+    """A MANAGED EC2 compute environment of ``max_vcpus``; its name (``name`` or a new one)."""
+    name = name or unique("ce")
+    batch.create_compute_environment(
+        computeEnvironmentName=name,
+        type="MANAGED",
+        state=state,
+        computeResources={
+            "type": "EC2",
+            "minvCpus": 0,
+            "maxvCpus": max_vcpus,
+            "instanceTypes": ["optimal"],
+            "subnets": ["subnet-0"],
+            "securityGroupIds": ["sg-0"],
+            "instanceRole": "ecsInstanceRole",
+        },
+    )
+    return name
+
+
+def create_job_queue(batch: Any, compute_environment: str, name: str | None = None) -> tuple[str, str]:
+    """A job queue over one compute environment; (its name, its ARN)."""
+    name = name or unique("q")
+    queue = batch.create_job_queue(
+        jobQueueName=name,
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": compute_environment}],
+    )
+    return name, str(queue["jobQueueArn"])
+
+
+def register_definition(
+    batch: Any,
+    command: list[str],
+    *,
+    name: str | None = None,
+    requirements: Sequence[tuple[str, str]] = (("VCPU", "1"), ("MEMORY", "64")),
+    **extra: Any,
+) -> tuple[str, str]:
+    """A container job definition running ``command`` with ``requirements`` in that order.
+
+    ``containerProperties`` in ``extra`` are merged over the defaults; other ``extra`` members go
+    to RegisterJobDefinition.  Returns (name, ARN).
+    """
+    name = name or unique("def")
+    props: dict[str, Any] = {
+        "image": "busybox",
+        "command": command,
+        "resourceRequirements": [{"type": kind, "value": value} for kind, value in requirements],
+    }
+    props.update(extra.pop("containerProperties", {}))
+    out = batch.register_job_definition(
+        jobDefinitionName=name, type="container", containerProperties=props, **extra
+    )
+    return name, str(out["jobDefinitionArn"])

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+from serverkit import unique
 
 
 def client_error(call: Callable[..., Any], **params: Any) -> dict[str, Any]:

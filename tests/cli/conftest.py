@@ -21,13 +21,13 @@ import os
 import subprocess
 import sys
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from serverkit import create_compute_environment, create_job_queue, register_definition, unique
 
 from batchbridge.testing import BatchBridge
 
@@ -69,39 +69,15 @@ def run_cli() -> Callable[..., Done]:
 @pytest.fixture
 def batch_queue(boto_client: Callable[..., Any]) -> str:
     batch = boto_client("batch")
-    name = f"cli-{uuid.uuid4().hex[:8]}"
-    batch.create_compute_environment(
-        computeEnvironmentName=name,
-        type="MANAGED",
-        computeResources={
-            "type": "EC2",
-            "minvCpus": 0,
-            "maxvCpus": 256,
-            "instanceTypes": ["optimal"],
-            "subnets": ["subnet-0"],
-            "securityGroupIds": ["sg-0"],
-            "instanceRole": "ecsInstanceRole",
-        },
-    )
-    batch.create_job_queue(
-        jobQueueName=name, priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": name}]
-    )
-    return name
+    name = create_compute_environment(batch, unique("cli"), max_vcpus=256)
+    return create_job_queue(batch, name, name)[0]
 
 
 def register(batch: Any, command: list[str]) -> str:
     """A job definition running ``command``; returns its name."""
-    name = f"cli-def-{uuid.uuid4().hex[:8]}"
-    batch.register_job_definition(
-        jobDefinitionName=name,
-        type="container",
-        containerProperties={
-            "image": "busybox",
-            "command": command,
-            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "16"}],
-        },
-    )
-    return name
+    return register_definition(
+        batch, command, name=unique("cli-def"), requirements=(("VCPU", "1"), ("MEMORY", "16"))
+    )[0]
 
 
 @dataclass

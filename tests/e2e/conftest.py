@@ -9,18 +9,20 @@ conftest, given ``endpoint=e2e_server.url``).
 
 from __future__ import annotations
 
-import io
 import json
 import time
-import uuid
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
+from serverkit import (
+    create_compute_environment,
+    create_job_queue,
+    make_client,
+    register_definition,
+    wait_for,
+)
 
 from batchbridge.app import Application
 from batchbridge.config import Settings
@@ -81,75 +83,14 @@ def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EServer]:
     running.stop()
 
 
-def make_client(service: str, endpoint: str) -> Any:
-    """A boto3 client with dummy credentials and no client-side retries."""
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
-    )
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def zip_source(source: str, name: str = "lambda_function.py") -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(name, source)
-    return buffer.getvalue()
-
-
 def make_queue(batch: Any, max_vcpus: int = 4) -> str:
     """A compute environment and a job queue on it; returns the queue ARN."""
-    ce = unique("ce")
-    batch.create_compute_environment(
-        computeEnvironmentName=ce,
-        type="MANAGED",
-        computeResources={
-            "type": "EC2",
-            "minvCpus": 0,
-            "maxvCpus": max_vcpus,
-            "instanceTypes": ["optimal"],
-            "subnets": ["subnet-0"],
-            "securityGroupIds": ["sg-0"],
-            "instanceRole": "ecsInstanceRole",
-        },
-    )
-    queue = batch.create_job_queue(
-        jobQueueName=unique("q"), priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}]
-    )
-    return str(queue["jobQueueArn"])
+    return create_job_queue(batch, create_compute_environment(batch, max_vcpus=max_vcpus))[1]
 
 
 def register_command(batch: Any, command: list[str], name: str | None = None) -> str:
     """A job definition whose container runs ``command`` on this host; returns its ARN."""
-    out = batch.register_job_definition(
-        jobDefinitionName=name or unique("def"),
-        type="container",
-        containerProperties={
-            "image": "busybox",
-            "command": command,
-            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}],
-        },
-    )
-    return str(out["jobDefinitionArn"])
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` until it returns a true value; fail the test on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(interval)
+    return register_definition(batch, command, name=name)[1]
 
 
 def wait_job(batch: Any, job_id: str, timeout: float = 60.0) -> dict[str, Any]:

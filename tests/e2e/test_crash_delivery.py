@@ -22,21 +22,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from serverkit import wait_for, zip_source
 
 from batchbridge.store import deliveries as ds
 from batchbridge.store.db import Database
 from batchbridge.store.outbox import Outbox
 
-from .conftest import (
-    EXAMPLES,
-    PRINT_COLOR_IMAGE,
-    ROLE,
-    drain_queue,
-    make_client,
-    wait_for,
-    wait_job,
-    zip_source,
-)
+from .conftest import EXAMPLES, PRINT_COLOR_IMAGE, ROLE, drain_queue, make_client, wait_job
 
 
 class Proc:

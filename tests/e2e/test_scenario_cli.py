@@ -16,18 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from serverkit import wait_for, zip_source
 
-from .conftest import (
-    EXAMPLES,
-    E2EServer,
-    bodies,
-    drain_queue,
-    group_messages,
-    handler_prints,
-    wait_for,
-    wait_job,
-    zip_source,
-)
+from .conftest import EXAMPLES, E2EServer, bodies, drain_queue, group_messages, handler_prints, wait_job
 
 FUNCTION = "print-color-notify"
 RULE = "print-color-done"

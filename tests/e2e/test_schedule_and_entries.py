@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from serverkit import unique
 
 from batchbridge.bus.retry import ManualClock
 
-from .conftest import E2EServer, bodies, drain_queue, unique
+from .conftest import E2EServer, bodies, drain_queue
 
 
 @pytest.fixture

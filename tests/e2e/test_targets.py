@@ -13,6 +13,8 @@ import json
 import time
 from typing import Any
 
+from serverkit import unique, wait_for, zip_source
+
 from batchbridge.bus.retry import Backoff
 
 from .conftest import (
@@ -24,10 +26,7 @@ from .conftest import (
     handler_prints,
     make_queue,
     register_command,
-    unique,
-    wait_for,
     wait_job,
-    zip_source,
 )
 
 

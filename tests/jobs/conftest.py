@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from serverkit import create_compute_environment, create_job_queue, register_definition
 
 from batchbridge.app import Application
 from batchbridge.config import Settings
@@ -71,39 +71,15 @@ def batch(jobs_server: JobsServer) -> Any:
     )
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 def make_queue(batch: Any, max_vcpus: int = 4, ce_state: str = "ENABLED") -> tuple[str, str]:
     """A compute environment and a queue on it; returns (queue name, CE name)."""
-    ce = unique("ce")
-    batch.create_compute_environment(
-        computeEnvironmentName=ce,
-        type="MANAGED",
-        state=ce_state,
-        computeResources={"type": "EC2", "maxvCpus": max_vcpus, "subnets": ["s"], "instanceRole": "r"},
-    )
-    queue = unique("q")
-    batch.create_job_queue(
-        jobQueueName=queue, priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}]
-    )
-    return queue, ce
+    ce = create_compute_environment(batch, max_vcpus=max_vcpus, state=ce_state)
+    return create_job_queue(batch, ce)[0], ce
 
 
 def make_definition(batch: Any, command: list[str], **extra: Any) -> tuple[str, str]:
-    """Register a container definition; returns (name, ARN)."""
-    name = unique("def")
-    props: dict[str, Any] = {
-        "image": "busybox",
-        "command": command,
-        "resourceRequirements": [{"type": "MEMORY", "value": "64"}, {"type": "VCPU", "value": "1"}],
-    }
-    props.update(extra.pop("containerProperties", {}))
-    out = batch.register_job_definition(
-        jobDefinitionName=name, type="container", containerProperties=props, **extra
-    )
-    return name, out["jobDefinitionArn"]
+    """Register a container definition (MEMORY 64, VCPU 1); returns (name, ARN)."""
+    return register_definition(batch, command, requirements=(("MEMORY", "64"), ("VCPU", "1")), **extra)
 
 
 def wait_for(

@@ -12,7 +12,6 @@ import base64
 import io
 import json
 import time
-import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from serverkit import unique
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-api"
 
@@ -29,10 +29,6 @@ def zipped(source: str, name: str = "lambda_function.py") -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(name, source)
     return buffer.getvalue()
-
-
-def unique(prefix: str = "fn") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
@@ -47,7 +43,7 @@ def logs(boto_client: Callable[..., Any]) -> Any:
 
 def create(lam: Any, source: str, name: str | None = None, **kwargs: Any) -> dict[str, Any]:
     out: dict[str, Any] = lam.create_function(
-        FunctionName=name or unique(),
+        FunctionName=name or unique("fn"),
         Runtime=kwargs.pop("Runtime", "python3.11"),
         Role=ROLE,
         Handler=kwargs.pop("Handler", "lambda_function.handler"),
@@ -64,7 +60,7 @@ def invoke(lam: Any, name: str, payload: Any = None, **kwargs: Any) -> tuple[dic
 
 
 def test_create_get_list_update_delete(lam: Any) -> None:
-    name = unique()
+    name = unique("fn")
     created = create(lam, "def handler(e, c):\n    return 1\n", name, Timeout=5, MemorySize=256)
     assert created["FunctionName"] == name
     assert created["FunctionArn"] == f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
@@ -95,7 +91,7 @@ def test_create_get_list_update_delete(lam: Any) -> None:
 
 
 def test_invocation_types_and_tail(lam: Any, logs: Any) -> None:
-    name = unique()
+    name = unique("fn")
     create(
         lam,
         "def handler(event, context):\n    print('hello', event['x'])\n"
@@ -133,7 +129,7 @@ def test_invocation_types_and_tail(lam: Any, logs: Any) -> None:
 
 
 def test_tail_is_the_last_4_kb(lam: Any) -> None:
-    name = unique()
+    name = unique("fn")
     create(
         lam,
         "def handler(event, context):\n    for i in range(400):\n        print('line', i, 'x' * 40)\n",
@@ -146,7 +142,7 @@ def test_tail_is_the_last_4_kb(lam: Any) -> None:
 
 
 def test_raised_exception_is_an_unhandled_function_error(lam: Any) -> None:
-    name = unique()
+    name = unique("fn")
     create(lam, "def handler(event, context):\n    raise KeyError('colour')\n", name)
     out, document = invoke(lam, name)
     assert out["StatusCode"] == 200 and out["FunctionError"] == "Unhandled"
@@ -156,7 +152,7 @@ def test_raised_exception_is_an_unhandled_function_error(lam: Any) -> None:
 
 
 def test_timeout_answers_task_timed_out(lam: Any) -> None:
-    name = unique()
+    name = unique("fn")
     create(lam, "import time\ndef handler(event, context):\n    time.sleep(10)\n", name, Timeout=1)
     out, document = invoke(lam, name)
     assert out["FunctionError"] == "Unhandled"
@@ -165,7 +161,7 @@ def test_timeout_answers_task_timed_out(lam: Any) -> None:
 
 
 def test_environment_variables_reach_the_handler(lam: Any) -> None:
-    name = unique()
+    name = unique("fn")
     create(
         lam,
         "import os\ndef handler(event, context):\n    return [os.environ['COLOUR'], context.function_name]\n",
@@ -176,7 +172,7 @@ def test_environment_variables_reach_the_handler(lam: Any) -> None:
 
 
 def test_permissions_add_get_remove(lam: Any) -> None:
-    name = unique()
+    name = unique("fn")
     arn = create(lam, "def handler(e, c):\n    return None\n", name)["FunctionArn"]
     lam.add_permission(
         FunctionName=name,
@@ -209,7 +205,7 @@ def test_errors_name_the_problem(lam: Any) -> None:
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert "Function not found: arn:aws:lambda:us-east-1:123456789012:function:missing-" in str(info.value)
 
-    name = unique()
+    name = unique("fn")
     create(lam, "def handler(e, c):\n    return None\n", name)
     with pytest.raises(ClientError) as info:
         create(lam, "def handler(e, c):\n    return None\n", name)
@@ -218,7 +214,7 @@ def test_errors_name_the_problem(lam: Any) -> None:
 
     with pytest.raises(ClientError) as info:
         lam.create_function(
-            FunctionName=unique(),
+            FunctionName=unique("fn"),
             Runtime="python3.11",
             Role=ROLE,
             Handler="a.b",
@@ -245,7 +241,7 @@ def test_handler_calls_back_into_the_server_with_boto3(lam: Any, boto_client: Ca
         "    sqs.send_message(QueueUrl=url, MessageBody='from the handler')\n"
         "    return 'sent'\n"
     )
-    name = unique()
+    name = unique("fn")
     create(lam, source, name, Timeout=30)
     out, result = invoke(lam, name, {"queue": queue})
     assert "FunctionError" not in out, result
@@ -255,7 +251,7 @@ def test_handler_calls_back_into_the_server_with_boto3(lam: Any, boto_client: Ca
 
 
 def test_the_aws_cli_drives_the_lambda_api(aws_cli: Callable[..., Any], tmp_path: Path) -> None:
-    name = unique()
+    name = unique("fn")
     package = tmp_path / "fn.zip"
     package.write_bytes(zipped("def handler(event, context):\n    return {'got': event}\n"))
     created = aws_cli(

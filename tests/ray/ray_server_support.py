@@ -8,18 +8,14 @@ bound to the cluster (``Settings.ray_bindings``); every other compute environmen
 
 from __future__ import annotations
 
-import io
 import json
 import time
-import uuid
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
-import pytest
-from botocore.config import Config
+import serverkit
+from serverkit import create_compute_environment, create_job_queue, make_client, register_definition, unique
 
 from batchbridge.app import Application
 from batchbridge.config import Settings
@@ -61,14 +57,7 @@ class RayServer:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = boto3.session.Session().client(
-                service,
-                endpoint_url=self.url,
-                region_name="us-east-1",
-                aws_access_key_id="test",
-                aws_secret_access_key="test",
-                config=Config(retries={"max_attempts": 1, "mode": "standard"}),
-            )
+            self._clients[service] = make_client(service, self.url)
         return self._clients[service]
 
     @property
@@ -85,54 +74,24 @@ class RayServer:
         self.threaded.stop()
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 def make_queue(batch: Any, ce: str, max_vcpus: int = 4) -> str:
     """The compute environment ``ce`` (created if new) and a job queue on it; returns the queue ARN."""
     existing = batch.describe_compute_environments(computeEnvironments=[ce])["computeEnvironments"]
     if not existing:
-        batch.create_compute_environment(
-            computeEnvironmentName=ce,
-            type="MANAGED",
-            computeResources={
-                "type": "EC2",
-                "minvCpus": 0,
-                "maxvCpus": max_vcpus,
-                "instanceTypes": ["optimal"],
-                "subnets": ["subnet-0"],
-                "securityGroupIds": ["sg-0"],
-                "instanceRole": "ecsInstanceRole",
-            },
-        )
-    queue = batch.create_job_queue(
-        jobQueueName=unique("q"), priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}]
-    )
-    return str(queue["jobQueueArn"])
+        create_compute_environment(batch, ce, max_vcpus)
+    return create_job_queue(batch, ce)[1]
 
 
 def register(batch: Any, command: list[str], vcpus: int = 1, memory: int = 64, gpus: int = 0) -> str:
-    requirements = [{"type": "VCPU", "value": str(vcpus)}, {"type": "MEMORY", "value": str(memory)}]
+    requirements = [("VCPU", str(vcpus)), ("MEMORY", str(memory))]
     if gpus:
-        requirements.append({"type": "GPU", "value": str(gpus)})
-    out = batch.register_job_definition(
-        jobDefinitionName=unique("def"),
-        type="container",
-        containerProperties={"image": "busybox", "command": command, "resourceRequirements": requirements},
-    )
-    return str(out["jobDefinitionArn"])
+        requirements.append(("GPU", str(gpus)))
+    return register_definition(batch, command, requirements=requirements)[1]
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(interval)
+    """:func:`serverkit.wait_for` with the longer defaults a Ray cluster needs."""
+    return serverkit.wait_for(predicate, timeout, interval)
 
 
 def describe(batch: Any, job_id: str) -> dict[str, Any]:
@@ -171,13 +130,6 @@ def stream_messages(logs: Any, group: str, stream: str | None = None) -> list[st
 def handler_prints(messages: list[str]) -> list[str]:
     frames = ("START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_START")
     return [m.strip() for m in messages if m.strip() and not m.startswith(frames)]
-
-
-def zip_source(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("lambda_function.py", source)
-    return buffer.getvalue()
 
 
 def sqs_queue(server: RayServer) -> tuple[str, str]:

@@ -19,12 +19,13 @@ import contextlib
 import dataclasses
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
+
+from serverkit import free_port
 
 from batchbridge.executors.base import AttemptExit, LaunchSpec, OutputLine, base_environment
 from batchbridge.executors.ray_executor import RayExecutor
@@ -37,12 +38,6 @@ LOOPBACK_DRIVER = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 RAY = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "ray")
 MARKER = "BATCHBRIDGE_RAY_TEST_CLUSTER"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def marked_pids(marker: str) -> list[int]:

@@ -62,7 +62,7 @@ def test_a_node_killed_mid_attempt_fails_it_as_host_lost(ray_cluster: RayCluster
 def test_recover_after_a_server_restart(ray_cluster: RayCluster, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), str(HERE.parent), env.get("PYTHONPATH")) if p)
     command = [
         sys.executable,
         str(HERE / "server_child.py"),

@@ -116,7 +116,7 @@ def test_launching_an_attempt_twice_starts_it_once(ray_cluster: RayCluster, tmp_
 
 
 def test_an_unreachable_cluster_is_a_clear_client_error() -> None:
-    from ray_support import free_port
+    from serverkit import free_port
 
     from batchbridge.errors import ClientException
     from batchbridge.executors.ray_cluster import check_reachable

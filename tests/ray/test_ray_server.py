@@ -30,13 +30,11 @@ from ray_server_support import (
     register,
     sqs_queue,
     stream_messages,
-    unique,
     wait_for,
     wait_job,
-    zip_source,
 )
-from ray_support import RayCluster, free_port
-from serverkit import make_client, wait_healthy
+from ray_support import RayCluster
+from serverkit import free_port, make_client, unique, wait_healthy, zip_source
 
 from batchbridge.engine.scheduler import TOO_BIG
 from batchbridge.executors.base import host_lost_reason

@@ -9,7 +9,6 @@ server's log stays free of tracebacks.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,17 +18,13 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from serverkit import make_client
+from serverkit import make_client, unique
 
 from .checks import missing_required
 from .conftest import WatchedServer
 from .wire import WireRequest, send
 
 BATCH = botocore.session.get_session().get_service_model("batch")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def assert_complete(operation: str, response: dict[str, Any]) -> None:
