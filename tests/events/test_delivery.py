@@ -14,7 +14,7 @@ from batchbridge.bus.retry import Backoff, ManualClock
 from batchbridge.bus.rules import RuleRegistry
 from batchbridge.errors import ServiceError
 from batchbridge.services.context import RequestContext
-from batchbridge.services.events import EventsService
+from batchbridge.services.events import EventsService, build_eventbridge
 from batchbridge.store import deliveries as ds
 from batchbridge.store import outbox
 from batchbridge.store.db import Database
@@ -192,15 +192,13 @@ async def test_pending_and_in_flight_deliveries_survive_restart(db_path: Path, c
 
     reopened = Database.open(db_path)
     try:
-        fresh = RuleRegistry()
-        with reopened.read() as conn:
-            fresh.load(conn)
         fn = Recorder()
-        dispatcher = Dispatcher(reopened, fresh, {"lambda": fn})
+        bridge = build_eventbridge(reopened, {"lambda": fn})
+        dispatcher = bridge.dispatcher
         assert dispatcher.recover() == 1
         await dispatcher.drain()
         assert [e["id"] for _, _, e in fn.calls] == ids
-        put(EventsService(reopened, fresh), ctx)
+        put(bridge.service, ctx)
         await dispatcher.drain()
         assert len(fn.calls) == 4
     finally:

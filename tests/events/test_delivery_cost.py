@@ -13,7 +13,7 @@ from typing import Any
 from batchbridge.bus.dispatcher import Dispatcher
 from batchbridge.bus.rules import RuleRegistry
 from batchbridge.services.context import RequestContext
-from batchbridge.services.events import EventsService
+from batchbridge.services.events import EventsService, build_eventbridge
 from batchbridge.store import deliveries as ds
 from batchbridge.store import outbox
 from batchbridge.store.db import Database
@@ -138,11 +138,8 @@ async def test_successes_recorded_together_and_claims_survive_restart(
 
     reopened = Database.open(db_path)
     try:
-        fresh = RuleRegistry()
-        with reopened.read() as conn:
-            fresh.load(conn)
         capture = Capture()
-        dispatcher = Dispatcher(reopened, fresh, {"lambda": capture})
+        dispatcher = build_eventbridge(reopened, {"lambda": capture}).dispatcher
         assert dispatcher.recover() == 4
         await dispatcher.drain()
         assert sorted(json.loads(p)["detail"]["n"] for p in capture.payloads) == [0, 1, 2, 3]

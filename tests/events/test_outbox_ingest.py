@@ -14,7 +14,7 @@ from typing import Any
 from batchbridge.bus.dispatcher import Dispatcher
 from batchbridge.bus.rules import RuleRegistry
 from batchbridge.services.context import RequestContext
-from batchbridge.services.events import EventsService
+from batchbridge.services.events import EventsService, build_eventbridge
 from batchbridge.store import deliveries as ds
 from batchbridge.store import outbox
 from batchbridge.store.db import Database
@@ -349,11 +349,8 @@ async def test_deliveries_claimed_as_written_return_to_pending_after_a_restart(
     db.close()
     reopened = Database.open(db_path)
     try:
-        fresh = RuleRegistry()
-        with reopened.read() as conn:
-            fresh.load(conn)
         capture = Capture()
-        again = Dispatcher(reopened, fresh, {"lambda": capture})
+        again = build_eventbridge(reopened, {"lambda": capture}).dispatcher
         assert again.recover() == 3
         await again.drain()
         assert [e["id"] for e in capture.events] == ["e0", "e1", "e2"]
