@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serverkit import REGION, free_port, make_client, wait_healthy
+from serverkit import REGION, free_port, make_client, server_command, wait_healthy
 
 from batchbridge.app import Application
 from batchbridge.config import Settings
@@ -143,19 +143,9 @@ def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     def start(*flags: str) -> ServerProcess:
         port = free_port()
         data_dir = tmp_path / f"proc-{len(started)}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHBRIDGE_")}
-        command = [
-            sys.executable,
-            "-m",
-            "batchbridge",
-            "server",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-        ]
+        command, env = server_command(data_dir, port, *flags)
         process = subprocess.Popen(
-            [*command, *flags], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         handle = ServerProcess(process, port, data_dir)
         started.append(handle)

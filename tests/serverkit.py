@@ -7,13 +7,16 @@ A plain module (not a conftest) so that any test package can import it unambiguo
 from __future__ import annotations
 
 import io
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
 import zipfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -27,6 +30,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def server_command(data_dir: Path, port: int, *flags: str) -> tuple[list[str], dict[str, str]]:
+    """A ``batchbridge server`` subprocess on ``port`` and ``data_dir``: (command, environment).
+
+    The environment is this one without ``BATCHBRIDGE_*`` variables, so the runner's own settings
+    never reach the server under test.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHBRIDGE_")}
+    command = [
+        sys.executable,
+        "-m",
+        "batchbridge",
+        "server",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
+    return [*command, *flags], env
 
 
 def wait_healthy(url: str, process: subprocess.Popen[str] | None = None, timeout: float = 30.0) -> None:

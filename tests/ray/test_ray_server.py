@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from ray_server_support import (
     wait_job,
 )
 from ray_support import RayCluster
-from serverkit import free_port, make_client, unique, wait_healthy, zip_source
+from serverkit import free_port, make_client, server_command, unique, wait_healthy, zip_source
 
 from batchbridge.engine.scheduler import TOO_BIG
 from batchbridge.executors.base import host_lost_reason
@@ -244,18 +243,9 @@ def test_the_seed_scenario_with_its_compute_environment_on_ray(ray_server: RaySe
 
 
 def _serve(data_dir: Path, port: int, address: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHBRIDGE_")}
-    command = [
-        sys.executable,
-        "-m",
-        "batchbridge",
-        "server",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-    ]
-    command += ["--ray", f"ray-restart={address}", "--min-timeout-seconds", "1", "--no-access-log"]
+    command, env = server_command(
+        data_dir, port, "--ray", f"ray-restart={address}", "--min-timeout-seconds", "1", "--no-access-log"
+    )
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wait_healthy(f"http://127.0.0.1:{port}", process)
     return process

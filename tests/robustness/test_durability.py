@@ -8,11 +8,9 @@ it was (compared through SQLite's dump of every table).
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from serverkit import free_port, make_client, wait_healthy
+from serverkit import free_port, make_client, server_command, wait_healthy
 
 from .conftest import WatchedServer
 
@@ -36,17 +34,7 @@ class Subprocess:
 
     def start(self) -> None:
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHBRIDGE_")}
-        command = [
-            sys.executable,
-            "-m",
-            "batchbridge",
-            "server",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(self.data_dir),
-        ]
+        command, env = server_command(self.data_dir, port)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         self.url = f"http://127.0.0.1:{port}"
