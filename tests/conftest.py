@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serverkit import REGION, free_port, make_client, server_command, wait_healthy
+from serverkit import REGION, free_port, loopback_settings, make_client, server_command, wait_healthy
 
 from batchbridge.app import Application
 from batchbridge.config import Settings
@@ -79,14 +79,7 @@ class InProcessServer:
 def _start_in_process(
     data_dir: Path, services: dict[str, object] | None = None, **overrides: Any
 ) -> InProcessServer:
-    values: dict[str, Any] = {
-        "host": "127.0.0.1",
-        "port": free_port(),
-        "data_dir": data_dir,
-        "access_log": False,
-    }
-    values.update(overrides)
-    settings = Settings(**values)
+    settings = loopback_settings(data_dir, **{"port": free_port(), **overrides})
     app = Application(settings, services=services)
     return InProcessServer(ThreadedServer(settings, app).start(), data_dir)
 

@@ -23,7 +23,24 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from batchbridge.config import Settings
+
 REGION = "us-east-1"
+
+#: Settings that make jobs quick to test: 1 s minimum timeout, short kill grace, frequent passes.
+FAST_JOBS: dict[str, Any] = {
+    "min_timeout_seconds": 1,
+    "kill_grace_seconds": 0.5,
+    "scheduler_interval": 0.02,
+    "agent_idle_seconds": 5.0,
+}
+
+
+def loopback_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings of an in-process test server: loopback, any free port, no access log."""
+    values: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "data_dir": data_dir, "access_log": False}
+    values.update(overrides)
+    return Settings(**values)
 
 
 def free_port() -> int:

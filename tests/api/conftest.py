@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from serverkit import loopback_settings
 
 from batchbridge.app import Application
-from batchbridge.config import Settings
 from batchbridge.server import ThreadedServer
 
 from .fakes import fake_services
@@ -27,7 +27,7 @@ class FakeServer:
 
 def start_fake_server(data_dir: Path, **overrides: Any) -> FakeServer:
     services = fake_services()
-    settings = Settings(host="127.0.0.1", port=0, data_dir=data_dir, access_log=False, **overrides)
+    settings = loopback_settings(data_dir, **overrides)
     app = Application(settings, services=services, open_store=False)
     app.services.clear()
     app.services.update(services)

@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 from serverkit import (
+    FAST_JOBS,
     create_compute_environment,
     create_job_queue,
+    loopback_settings,
     make_client,
     register_definition,
     wait_for,
@@ -37,21 +39,14 @@ TERMINAL = ("SUCCEEDED", "FAILED")
 
 def e2e_settings(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "host": "127.0.0.1",
-        "port": 0,
-        "data_dir": data_dir,
-        "access_log": False,
-        "min_timeout_seconds": 1,
-        "kill_grace_seconds": 0.5,
-        "scheduler_interval": 0.02,
-        "agent_idle_seconds": 5.0,
+        **FAST_JOBS,
         "images": {
             PRINT_COLOR_IMAGE: ("sh", str(EXAMPLES / "print-color.sh")),
             "print-color": ("sh", str(EXAMPLES / "print-color.sh")),
         },
     }
     values.update(overrides)
-    return Settings(**values)
+    return loopback_settings(data_dir, **values)
 
 
 class E2EServer:

@@ -8,10 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serverkit import create_compute_environment, create_job_queue, register_definition
+from serverkit import (
+    FAST_JOBS,
+    create_compute_environment,
+    create_job_queue,
+    loopback_settings,
+    register_definition,
+)
 
 from batchbridge.app import Application
-from batchbridge.config import Settings
 from batchbridge.server import ThreadedServer
 from batchbridge.store.outbox import Outbox
 
@@ -20,18 +25,7 @@ TERMINAL = ("SUCCEEDED", "FAILED")
 
 class JobsServer:
     def __init__(self, data_dir: Path, **overrides: Any) -> None:
-        values: dict[str, Any] = {
-            "host": "127.0.0.1",
-            "port": 0,
-            "data_dir": data_dir,
-            "access_log": False,
-            "min_timeout_seconds": 1,
-            "kill_grace_seconds": 0.5,
-            "scheduler_interval": 0.02,
-            "agent_idle_seconds": 5.0,
-        }
-        values.update(overrides)
-        self.settings = Settings(**values)
+        self.settings = loopback_settings(data_dir, **{**FAST_JOBS, **overrides})
         self.app = Application(self.settings)
         assert self.app.parts is not None
         self.executor = self.app.parts.executor

@@ -15,10 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import serverkit
-from serverkit import create_compute_environment, create_job_queue, make_client, register_definition, unique
+from serverkit import (
+    FAST_JOBS,
+    create_compute_environment,
+    create_job_queue,
+    loopback_settings,
+    make_client,
+    register_definition,
+    unique,
+)
 
 from batchbridge.app import Application
-from batchbridge.config import Settings
 from batchbridge.executors.ray_executor import RayExecutor
 from batchbridge.executors.routing import RoutingExecutor
 from batchbridge.server import ThreadedServer
@@ -35,15 +42,9 @@ class RayServer:
     """A started in-process server with boto3 clients bound to it."""
 
     def __init__(self, data_dir: Path, address: str) -> None:
-        self.settings = Settings(
-            host="127.0.0.1",
-            port=0,
-            data_dir=data_dir,
-            access_log=False,
-            min_timeout_seconds=1,
-            kill_grace_seconds=0.5,
-            scheduler_interval=0.02,
-            agent_idle_seconds=5.0,
+        self.settings = loopback_settings(
+            data_dir,
+            **FAST_JOBS,
             images={PRINT_COLOR_IMAGE: ("sh", str(EXAMPLES / "print-color.sh"))},
             ray_bindings=dict.fromkeys(RAY_CES, address),
         )

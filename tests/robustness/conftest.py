@@ -19,10 +19,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from serverkit import free_port, make_client
+from serverkit import free_port, loopback_settings, make_client
 
 from batchbridge.app import Application
-from batchbridge.config import Settings
 from batchbridge.server import ThreadedServer
 
 from .checks import WATCHED_LOGGERS, TracebackCatcher
@@ -53,14 +52,7 @@ def start_watched(data_dir: Path, **overrides: Any) -> tuple[ThreadedServer, Tra
     catcher = TracebackCatcher()
     for name in WATCHED_LOGGERS:
         logging.getLogger(name).addHandler(catcher)
-    values: dict[str, Any] = {
-        "host": "127.0.0.1",
-        "port": free_port(),
-        "data_dir": data_dir,
-        "access_log": False,
-    }
-    values.update(overrides)
-    settings = Settings(**values)
+    settings = loopback_settings(data_dir, **{"port": free_port(), **overrides})
     return ThreadedServer(settings, Application(settings)).start(), catcher
 
 
