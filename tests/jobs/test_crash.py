@@ -50,6 +50,20 @@ def _client(url: str) -> Any:
     )
 
 
+def restart_and_finish(data: Path, parent: str, size: int) -> None:
+    """Restart the server on ``data``: the array ``parent`` ends SUCCEEDED, each child run once."""
+    proc, url = _start(data)
+    try:
+        batch = _client(url)
+        assert wait_for(batch, parent, timeout=60)["status"] == "SUCCEEDED"
+        kids = batch.describe_jobs(jobs=[f"{parent}:{i}" for i in range(size)])["jobs"]
+        assert [k["status"] for k in kids] == ["SUCCEEDED"] * size
+        assert all(len(k["attempts"]) == 1 for k in kids)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 @pytest.mark.slow
 def test_sigkill_mid_array_then_restart_finishes_it(tmp_path: Path) -> None:
     data = tmp_path / "data"
@@ -65,16 +79,7 @@ def test_sigkill_mid_array_then_restart_finishes_it(tmp_path: Path) -> None:
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    proc, url = _start(data)
-    try:
-        batch = _client(url)
-        assert wait_for(batch, parent, timeout=60)["status"] == "SUCCEEDED"
-        kids = batch.describe_jobs(jobs=[f"{parent}:{i}" for i in range(8)])["jobs"]
-        assert [k["status"] for k in kids] == ["SUCCEEDED"] * 8
-        assert all(len(k["attempts"]) == 1 for k in kids)
-    finally:
-        proc.terminate()
-        proc.wait()
+    restart_and_finish(data, parent, 8)
     with sqlite3.connect(data / "batchbridge.sqlite3") as conn:
         bodies = [json.loads(b) for (b,) in conn.execute("SELECT body FROM outbox ORDER BY position")]
     ids = [b["id"] for b in bodies]

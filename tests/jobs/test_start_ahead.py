@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from .conftest import JobsServer, make_definition, make_queue, wait_for
-from .test_crash import _client, _start
+from .test_crash import _client, _start, restart_and_finish
 
 ORDER = ["RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"]
 
@@ -110,16 +110,7 @@ def test_held_launches_survive_a_server_sigkill_and_run_exactly_once(tmp_path: P
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    proc, url = _start(data)
-    try:
-        batch = _client(url)
-        assert wait_for(batch, parent, timeout=60)["status"] == "SUCCEEDED"
-        kids = batch.describe_jobs(jobs=[f"{parent}:{i}" for i in range(4)])["jobs"]
-        assert [k["status"] for k in kids] == ["SUCCEEDED"] * 4
-        assert all(len(k["attempts"]) == 1 for k in kids)
-    finally:
-        proc.terminate()
-        proc.wait()
+    restart_and_finish(data, parent, 4)
     spans = intervals(log)
     assert sorted(spans) == sorted(f"{parent}:{i}" for i in range(4)), "every child ran exactly once"
     assert peak(list(spans.values())) == 1
