@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from serverkit import create_compute_environment, create_job_queue, unique
+
 from .conftest import Done, cli_env, register
 
 
@@ -29,22 +31,8 @@ def test_logs_of_a_job_without_output_yet_says_so(
     server: Any, boto_client: Callable[..., Any], run_cli: Callable[..., Done]
 ) -> None:
     batch = boto_client("batch")
-    name = f"disabled-{uuid.uuid4().hex[:8]}"
-    batch.create_compute_environment(
-        computeEnvironmentName=name,
-        type="MANAGED",
-        state="DISABLED",
-        computeResources={
-            "type": "EC2",
-            "maxvCpus": 2,
-            "subnets": ["subnet-0"],
-            "securityGroupIds": ["sg-0"],
-            "instanceRole": "ecsInstanceRole",
-        },
-    )
-    batch.create_job_queue(
-        jobQueueName=name, priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": name}]
-    )
+    name = create_compute_environment(batch, unique("disabled"), max_vcpus=2, state="DISABLED")
+    create_job_queue(batch, name, name)
     job = batch.submit_job(jobName="waiting", jobQueue=name, jobDefinition=register(batch, ["true"]))
     try:
         done = run_cli("logs", job["jobId"], endpoint=server.url)

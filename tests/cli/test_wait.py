@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from serverkit import create_compute_environment, create_job_queue
 
 from .conftest import Done, cli_env, register
 
@@ -135,20 +136,7 @@ def test_wait_gives_up_after_its_timeout(
 ) -> None:
     own = start_server(kill_grace_seconds=0.5)
     batch = boto_client("batch", endpoint=own.url)
-    batch.create_compute_environment(
-        computeEnvironmentName="ce",
-        type="MANAGED",
-        computeResources={
-            "type": "EC2",
-            "maxvCpus": 2,
-            "subnets": ["subnet-0"],
-            "securityGroupIds": ["sg-0"],
-            "instanceRole": "ecsInstanceRole",
-        },
-    )
-    batch.create_job_queue(
-        jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}]
-    )
+    create_job_queue(batch, create_compute_environment(batch, "ce", max_vcpus=2), "q")
     definition = register(batch, ["sleep", "30"])
     job = batch.submit_job(jobName="slow", jobQueue="q", jobDefinition=definition)
     try:
