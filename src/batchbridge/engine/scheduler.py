@@ -76,8 +76,12 @@ def lookahead_vcpus(capacity_vcpus: float, released_vcpus: float = 0.0) -> float
     the next pass has a successor waiting at the executor (the server's round trip leaves the
     critical path); for long attempts that is one wave, so a cancel or a new higher-priority job
     loses little; only a stream of short attempts takes more ahead.
+
+    The release-driven term is rounded down to whole vCPUs: a fractional allowance would leave a
+    compute environment with room for no whole-vCPU job yet not full, and every pass would then
+    read the whole RUNNABLE backlog looking for a job small enough.
     """
-    return max(2.0, capacity_vcpus, min(2.0 * released_vcpus, MAX_LOOKAHEAD_VCPUS))
+    return max(2.0, capacity_vcpus, float(math.floor(min(2.0 * released_vcpus, MAX_LOOKAHEAD_VCPUS))))
 
 
 def placement_of(executor: object) -> Placement | None:
