@@ -77,6 +77,10 @@ from batchbridge.store.resolve import list_job_queues_for_scheduling
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+#: Most PENDING jobs one pass moves to RUNNABLE.  A large array's release is spread over passes so
+#: that exits and placements keep flowing meanwhile (a pass of 1,000 releases takes tens of ms,
+#: longer than the start-ahead at the executor lasts on short attempts).
+RELEASE_BATCH = 150
 #: How long a started attempt may wait for its STARTING -> RUNNING pass: an attempt that ends
 #: within it has both moves (and its exit) written in one pass instead of two.
 RUNNING_DELAY = 0.005
@@ -224,7 +228,7 @@ class JobEngine:
                 if job.status in (JobStatus.STARTING, JobStatus.RUNNING):
                     stops.append((attempt_id(job), job.cancel_reason or "Terminated"))
             n_sub = advance_submitted(conn, writer, BATCH)
-            n_ready = release_ready(conn, writer, BATCH)
+            n_ready = release_ready(conn, writer, RELEASE_BATCH)
             lookahead: Callable[[str, float], float] | None = None
             if self.start_ahead:
                 self._recent = release_rate(self._recent, self._released)
@@ -250,7 +254,7 @@ class JobEngine:
             self._infos.pop(exit.attempt_id, None)
         if writer.events:
             self._notify_outbox(loop)
-        return n_sub >= BATCH or n_ready >= BATCH or len(placed) >= BATCH
+        return n_sub >= BATCH or n_ready >= RELEASE_BATCH or len(placed) >= BATCH
 
     def _lookahead(self, ce_arn: str, capacity_vcpus: float) -> float:
         """Start-ahead of one compute environment, from the vCPUs its attempts release per pass."""
