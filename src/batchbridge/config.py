@@ -25,6 +25,10 @@ def default_data_dir() -> Path:
     return Path(base) / "batchbridge"
 
 
+#: The values of :attr:`Settings.job_cpu_priority`.
+CPU_PRIORITIES: tuple[str, ...] = ("idle", "normal")
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything the server needs to know, fixed for the life of one process."""
@@ -42,6 +46,10 @@ class Settings:
     min_timeout_seconds: int = 60
     #: Seconds between SIGTERM and SIGKILL when a job is stopped (AWS: 30).
     kill_grace_seconds: float = 30.0
+    #: CPU priority of the local executor's attempts: ``idle`` (Linux ``SCHED_IDLE``: jobs use the
+    #: CPU time nothing else on the machine wants) or ``normal`` (the default policy).  See
+    #: :mod:`batchbridge.executors.process`.
+    job_cpu_priority: str = "idle"
     #: How often the scheduler looks for work when nothing wakes it, in seconds.
     scheduler_interval: float = 0.05
     #: Seconds the host agent lingers with no server connected and nothing running.
@@ -122,6 +130,15 @@ def parse_ray_bindings(specs: Iterable[str]) -> dict[str, str]:
     return bindings
 
 
+def parse_cpu_priority(value: str) -> str:
+    """``normal`` or ``idle`` (any case); anything else is an error naming the setting."""
+    priority = value.strip().lower()
+    if priority not in CPU_PRIORITIES:
+        choices = ", ".join(CPU_PRIORITIES)
+        raise ValueError(f"BATCHBRIDGE_JOB_CPU_PRIORITY must be one of {choices}; got {value!r}")
+    return priority
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build :class:`Settings` from ``environ`` (default ``os.environ``) and explicit overrides.
 
@@ -145,6 +162,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         values["min_timeout_seconds"] = int(env["BATCHBRIDGE_MIN_TIMEOUT_SECONDS"])
     if "BATCHBRIDGE_KILL_GRACE_SECONDS" in env:
         values["kill_grace_seconds"] = float(env["BATCHBRIDGE_KILL_GRACE_SECONDS"])
+    if "BATCHBRIDGE_JOB_CPU_PRIORITY" in env:
+        values["job_cpu_priority"] = parse_cpu_priority(env["BATCHBRIDGE_JOB_CPU_PRIORITY"])
     if "BATCHBRIDGE_IMAGES" in env:
         values["images"] = parse_images(env["BATCHBRIDGE_IMAGES"].split(";"))
     if "BATCHBRIDGE_RAY" in env:

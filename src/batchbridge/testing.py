@@ -98,6 +98,7 @@ class BatchBridge:
             )
         env["BATCHBRIDGE_MIN_TIMEOUT_SECONDS"] = str(self.settings.min_timeout_seconds)
         env["BATCHBRIDGE_KILL_GRACE_SECONDS"] = str(self.settings.kill_grace_seconds)
+        env["BATCHBRIDGE_JOB_CPU_PRIORITY"] = self.settings.job_cpu_priority
         self._process = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
         )

@@ -42,6 +42,7 @@ def spec(
     memory_mib: int | None = None,
     timeout: float | None = None,
     grace: float = 30.0,
+    cpu_priority: str = "normal",
 ) -> LaunchSpec:
     return LaunchSpec(
         attempt_id=attempt_id,
@@ -53,6 +54,7 @@ def spec(
         workdir=data_dir / "work" / attempt_id,
         timeout_seconds=timeout,
         kill_grace_seconds=grace,
+        cpu_priority=cpu_priority,
     )
 
 

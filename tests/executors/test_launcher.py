@@ -47,17 +47,34 @@ def _run(data_dir: Path, attempt_id: str, command: list[str], **options: object)
         os.chdir(here)
 
 
-def test_the_command_runs_in_its_working_folder_in_a_new_session_with_its_own_environment(
+def test_the_command_runs_in_its_working_folder_as_its_own_process_group_with_its_own_environment(
     data_dir: Path,
 ) -> None:
-    script = 'pwd; echo "$SPECIAL"; ps -o sid= -p $$; echo $$; cat; echo "[stdin done]"'
+    script = 'pwd; echo "$SPECIAL"; ps -o pgid=,sid= -p $$; echo $$; cat; echo "[stdin done]"'
     exit, out = _run(data_dir, "l1.1", ["sh", "-c", script], env={"SPECIAL": "from-the-spec"})
-    cwd, special, sid, pid, stdin_done = out.splitlines()
+    cwd, special, ids, pid, stdin_done = out.splitlines()
+    pgid, sid = (int(x) for x in ids.split())
     assert exit.exit_code == 0
     assert cwd == str(data_dir / "work" / "l1.1")
     assert special == "from-the-spec"
-    assert int(sid) == int(pid), "the command leads its own session"
+    assert pgid == int(pid), "the command leads its own process group"
+    assert sid == os.getsid(0), "in the launcher's session: no scheduler autogroup per attempt"
     assert stdin_done == "[stdin done]", "stdin is /dev/null"
+
+
+POLICY = "sleep 0.3; awk '{print $41}' /proc/self/stat"
+
+
+def test_an_idle_priority_attempt_and_its_children_run_under_sched_idle(data_dir: Path) -> None:
+    exit, out = _run(data_dir, "l1.2", ["sh", "-c", POLICY], cpu_priority="idle")
+    assert exit.exit_code == 0
+    assert int(out) == os.SCHED_IDLE
+
+
+def test_a_normal_priority_attempt_keeps_the_default_policy(data_dir: Path) -> None:
+    exit, out = _run(data_dir, "l1.3", ["sh", "-c", POLICY], cpu_priority="normal")
+    assert exit.exit_code == 0
+    assert int(out) == os.SCHED_OTHER
 
 
 def test_sigpipe_is_at_its_default_in_the_child(data_dir: Path) -> None:

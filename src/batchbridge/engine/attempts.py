@@ -79,6 +79,7 @@ def launch_spec(
     kill_grace_seconds: float,
     gate_vcpus: float | None = None,
     base_env: Mapping[str, str] | None = None,
+    cpu_priority: str = "normal",
 ) -> LaunchSpec:
     """The attempt's launch; ``gate_vcpus`` (start-ahead) is its compute environment's capacity.
 
@@ -112,6 +113,7 @@ def launch_spec(
         kill_grace_seconds=kill_grace_seconds,
         compute_environment=job.run.compute_environment_name or "",
         gate_vcpus=gate_vcpus,
+        cpu_priority=cpu_priority,
     )
 
 

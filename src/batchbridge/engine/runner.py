@@ -326,6 +326,7 @@ class JobEngine:
                 data_dir=self._data_dir,
                 images=self.settings.images,
                 kill_grace_seconds=self.settings.kill_grace_seconds,
+                cpu_priority=self.settings.job_cpu_priority,
                 gate_vcpus=gate,
                 base_env=self._base_env,
             )

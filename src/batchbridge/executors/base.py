@@ -101,6 +101,9 @@ class LaunchSpec:
     #: compute environment's vCPU capacity.  The attempt may then be held by the executor until the
     #: running vCPUs of its compute environment leave room for it (see the agent's gate).
     gate_vcpus: float | None = None
+    #: ``normal``, or ``idle`` to run the process under Linux's ``SCHED_IDLE`` policy (see
+    #: :mod:`batchbridge.executors.process`).
+    cpu_priority: str = "normal"
 
     def __post_init__(self) -> None:
         if not isinstance(self.attempt_id, str) or not _ATTEMPT_ID.match(self.attempt_id):
@@ -129,6 +132,8 @@ class LaunchSpec:
             raise ClientException(f"kill grace must be 0 seconds or more; got {self.kill_grace_seconds!r}")
         if self.gate_vcpus is not None and not self.gate_vcpus > 0:
             raise ClientException(f"gate vcpus must be greater than 0; got {self.gate_vcpus!r}")
+        if self.cpu_priority not in ("normal", "idle"):
+            raise ClientException(f"cpu priority must be normal or idle; got {self.cpu_priority!r}")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -143,6 +148,7 @@ class LaunchSpec:
             "kill_grace_seconds": self.kill_grace_seconds,
             "compute_environment": self.compute_environment,
             "gate_vcpus": self.gate_vcpus,
+            "cpu_priority": self.cpu_priority,
         }
 
     @classmethod
@@ -159,6 +165,7 @@ class LaunchSpec:
             kill_grace_seconds=float(data.get("kill_grace_seconds", 30.0)),
             compute_environment=str(data.get("compute_environment") or ""),
             gate_vcpus=None if data.get("gate_vcpus") is None else float(data["gate_vcpus"]),
+            cpu_priority=str(data.get("cpu_priority") or "normal"),
         )
 
 

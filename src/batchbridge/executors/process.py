@@ -2,8 +2,11 @@
 
 The rules emulated are those of an ECS task on an AWS Batch host:
 
-* The command runs as its own process group (``setsid``), so that stopping the attempt reaches
-  every process it started.  When the main process exits, whatever is left of the group is killed
+* The command runs as its own process group, so that stopping the attempt reaches every process
+  it started.  It stays in the agent's session: a session of its own would give every attempt a
+  scheduler autogroup of its own (on kernels with ``CONFIG_SCHED_AUTOGROUP``), a kernel object
+  made and torn down per attempt that also puts each attempt's CPU share beyond the priority
+  below.  When the main process exits, whatever is left of the group is killed
   with SIGKILL: no process outlives its attempt (a container's processes die with it).
 * Stop and timeout: SIGTERM to the group, then SIGKILL after the grace (AWS Batch "Job timeouts":
   "SIGTERM ... then SIGKILL 30 seconds later"; the grace comes from the launch spec).
@@ -14,15 +17,24 @@ The rules emulated are those of an ECS task on an AWS Batch host:
 * A process killed by signal N reports exit code 128 + N, as Docker does.
 * A command that cannot be executed ends as ``Task failed to start`` with the container reason
   ``CannotStartContainerError: ...`` and no exit code.
+* CPU priority (no AWS counterpart: an AWS host runs nothing but its containers): with the launch
+  spec's ``cpu_priority`` ``idle`` (the server's default) the process is moved to Linux's
+  ``SCHED_IDLE`` policy as soon as it runs, and its own children inherit it.  Jobs then take the
+  CPU time the rest of the machine leaves: the desktop, the server and the agent stay responsive
+  under any array.  It also starts short jobs sooner: a freshly spawned process waits on its CPU
+  behind a running sibling of the same policy until that one's time slice ends (EEVDF protects a
+  slice once begun), while it preempts a ``SCHED_IDLE`` one at once.  ``normal`` leaves the
+  default policy.
 
 Processes are spawned from the agent itself (no interpreter per attempt) and reaped through a
 pidfd watched by the agent's event loop.  The host agent, a single-threaded process, starts them
 with :class:`Launcher` (``os.posix_spawn``: glibc's ``clone(CLONE_VFORK)`` and ``exec``, a third
 of :class:`subprocess.Popen`'s cost in the parent) on its loop thread; the process runs before
 :meth:`AttemptProcess.spawn` returns.  Without a launcher (a process that has other threads, such
-as a Ray worker) :class:`subprocess.Popen` starts it.  Both give the child the same start: the
+as a Ray worker) :class:`subprocess.Popen` starts it, in a session of its own (a Ray node runs one
+attempt per actor).  Both give the child the same start: the
 attempt's working folder as current directory, ``/dev/null`` as stdin, one pipe each for stdout
-and stderr, a new session, SIGPIPE and SIGXFSZ at their defaults, no other descriptor, the
+and stderr, a new process group, SIGPIPE and SIGXFSZ at their defaults, no other descriptor, the
 command looked up on the ``PATH`` of the attempt's own environment.
 """
 
@@ -298,9 +310,15 @@ class Launcher:
             spec.command,
             spec.environment,
             file_actions=actions,
-            setsid=True,
+            setpgroup=0,
             setsigdef=_DEFAULT_SIGNALS,
         )
+
+
+def set_idle_priority(pid: int) -> None:
+    """Move process ``pid`` to ``SCHED_IDLE``; one that has already ended is left as it is."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
 
 
 def kill_group(pgid: int, sig: int) -> None:
@@ -392,6 +410,8 @@ class AttemptProcess:
         except OSError as error:
             self._finish_failed_start(cannot_start_reason(spec, error, workdir))
             return
+        if spec.cpu_priority == "idle":
+            set_idle_priority(pid)
         self._attach(pid, now_ms(), out_r, err_r)
 
     def _popen(self, workdir: str) -> tuple[int, int, int]:

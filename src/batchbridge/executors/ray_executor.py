@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -273,7 +274,12 @@ class RayExecutor:
     # -- the executor contract -------------------------------------------------------------
 
     async def launch(self, spec: LaunchSpec) -> AttemptInfo:
-        """Hand the attempt to a warm actor of its shape (placing one if none is idle)."""
+        """Hand the attempt to a warm actor of its shape (placing one if none is idle).
+
+        The command runs at normal CPU priority whatever the spec asks: a Ray node's CPUs are the
+        compute environment's, as an AWS host's are its containers'.
+        """
+        spec = dataclasses.replace(spec, cpu_priority="normal")
         aid = spec.attempt_id
         current = self._running.get(aid)
         if current is not None:
