@@ -85,7 +85,7 @@ RELEASE_BATCH = 150
 #: within it has both moves (and its exit) written in one pass instead of two.
 RUNNING_DELAY = 0.005
 #: Shortest time between the starts of two passes.
-PASS_INTERVAL = 0.02
+PASS_INTERVAL = 0.03
 #: Shortest time between two wake-ups of the outbox's consumers (the bus) by the engine.
 OUTBOX_NOTIFY_INTERVAL = 0.01
 
