@@ -243,3 +243,32 @@ def test_an_attempt_that_ran_and_ended_in_one_pass_is_written_once_with_both_eve
         stale = dataclasses.replace(job, run=dataclasses.replace(job.run), attempts=[])
         assert not writer.move_through(stale, [(JobStatus.RUNNING, None), (JobStatus.FAILED, None)])
         assert writer.events == [] and stale.status is JobStatus.STARTING
+
+
+def test_an_arrays_children_inserted_at_once_are_the_rows_insert_jobs_writes(tmp_path: Path) -> None:
+    """insert_children fills a template per child; every column must match insert_jobs' own rows."""
+    size = 12
+    kids = [dataclasses.replace(child(i), array_size=size) for i in range(size)]
+    waiting = {kids[3].job_id: 2, kids[7].job_id: 1}
+    rows = {}
+    for name, insert in (
+        ("one by one", lambda conn: job_store.insert_jobs(conn, kids, waiting)),
+        ("at once", lambda conn: job_store.insert_children(conn, kids[0], size, waiting)),
+    ):
+        db = Database.open(tmp_path / f"{name}.sqlite3")
+        with db.transaction() as conn:
+            insert(conn)
+        with db.read() as conn:
+            rows[name] = [
+                tuple(r)
+                for r in conn.execute(
+                    "SELECT j.id, kind, status, queue_arn, parent_id, array_index, name, definition_arn,"
+                    " created_at, waiting, doc, s.text FROM jobs j JOIN job_statics s ON s.id = j.static_id"
+                    " ORDER BY seq"
+                )
+            ]
+            loaded = job_store.get_jobs(conn, [k.job_id for k in kids])
+        assert [loaded[k.job_id] for k in kids] == kids
+        db.close()
+    assert rows["at once"] == rows["one by one"]
+    assert len(rows["at once"]) == size

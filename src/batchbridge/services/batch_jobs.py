@@ -173,46 +173,37 @@ class BatchJobsMixin:
         self, conn: sqlite3.Connection, parent: Job, targets: list[tuple[str, str | None]]
     ) -> None:
         size = parent.array_size or 0
-        kids: list[Job] = []
-        child_status = initial_status(JobKind.ARRAY_CHILD)
-        for index in range(size):
-            child_id = child_job_id(parent.job_id, index)
-            kids.append(
-                Job(
-                    **{
-                        **parent.__dict__,
-                        "job_id": child_id,
-                        "job_arn": f"{parent.job_arn}:{index}",
-                        "kind": JobKind.ARRAY_CHILD,
-                        "status": child_status,
-                        "parent_id": parent.job_id,
-                        "parent_arn": parent.job_arn,
-                        "array_index": index,
-                        "attempts": [],
-                        "run": type(parent.run)(),
-                    }
-                )
-            )
+        first = Job(
+            **{
+                **parent.__dict__,
+                "job_id": child_job_id(parent.job_id, 0),
+                "job_arn": f"{parent.job_arn}:0",
+                "kind": JobKind.ARRAY_CHILD,
+                "status": initial_status(JobKind.ARRAY_CHILD),
+                "parent_id": parent.job_id,
+                "parent_arn": parent.job_arn,
+                "array_index": 0,
+                "attempts": [],
+                "run": type(parent.run)(),
+            }
+        )
+        kids = [child_job_id(parent.job_id, index) for index in range(size)]
         current = job_store.statuses(conn, [t for t, _ in targets])
         edges: list[tuple[str, str]] = []
         for target, dep_type in targets:
             if current.get(target) is JobStatus.SUCCEEDED:
                 continue
-            for kid in kids:
-                edges.append(
-                    (
-                        kid.job_id,
-                        child_job_id(target, kid.array_index or 0) if dep_type == "N_TO_N" else target,
-                    )
-                )
+            for index, kid in enumerate(kids):
+                edges.append((kid, child_job_id(target, index) if dep_type == "N_TO_N" else target))
         if parent.sequential:
-            edges.extend((kids[i].job_id, kids[i - 1].job_id) for i in range(1, size))
+            edges.extend((kids[i], kids[i - 1]) for i in range(1, size))
         waiting: dict[str, int] = {}
         for waiter, _ in edges:
             waiting[waiter] = waiting.get(waiter, 0) + 1
-        job_store.insert_jobs(conn, [parent, *kids], waiting)
+        job_store.insert_jobs(conn, [parent], waiting)
+        job_store.insert_children(conn, first, size, waiting)
         job_store.insert_dependencies(conn, edges)
-        job_store.init_counts(conn, parent.job_id, child_status, size)
+        job_store.init_counts(conn, parent.job_id, first.status, size)
 
     # --- DescribeJobs ---------------------------------------------------------------------------
 

@@ -247,6 +247,12 @@ def _static_ids(conn: sqlite3.Connection, texts: Iterable[str]) -> dict[str, int
     return ids
 
 
+_INSERT_JOB = (
+    "INSERT INTO jobs(id, kind, status, queue_arn, parent_id, array_index, name, definition_arn,"
+    " created_at, waiting, doc, static_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def insert_jobs(
     conn: sqlite3.Connection, jobs: Sequence[Job], waiting: Mapping[str, int] | None = None
 ) -> None:
@@ -256,8 +262,7 @@ def insert_jobs(
     parts = [_split(j, memo) for j in jobs]
     ids = _static_ids(conn, (static for _, static in parts))
     conn.executemany(
-        "INSERT INTO jobs(id, kind, status, queue_arn, parent_id, array_index, name, definition_arn,"
-        " created_at, waiting, doc, static_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        _INSERT_JOB,
         [
             (
                 j.job_id,
@@ -276,6 +281,56 @@ def insert_jobs(
             for j, (doc, static) in zip(jobs, parts, strict=True)
         ],
     )
+
+
+#: Stand-ins for the members that differ between the children of one array (see insert_children).
+_CHILD_MARKERS = {"job_id": "\x01", "job_arn": "\x02", "array_index": "\x03"}
+
+
+def insert_children(
+    conn: sqlite3.Connection, first: Job, size: int, waiting: Mapping[str, int] | None = None
+) -> None:
+    """Insert the children ``0 .. size-1`` of an array, ``first`` being child 0 (one ``executemany``).
+
+    Siblings differ only in id (``<parent>:<index>``), ARN (``<parent ARN>:<index>``) and index,
+    so the changing part of the document is encoded once with markers in those places and filled
+    in per child: the rows are exactly those :func:`insert_jobs` writes, at a fraction of the cost.
+    """
+    if size <= 0:
+        return
+    counts = waiting or {}
+    parent_id, parent_arn = first.parent_id, first.parent_arn
+    assert parent_id is not None and parent_arn is not None and first.array_index == 0
+    marked = _compact(first)
+    marked.update(_CHILD_MARKERS)
+    head, rest = _encode(marked).split('"\\u0001"')
+    middle, rest = rest.split('"\\u0002"')
+    before_index, tail = rest.split('"\\u0003"')
+    _, static = _split(first)
+    static_id = _static_ids(conn, [static])[static]
+    quote = json.encoder.encode_basestring_ascii
+    kind, status = first.kind.value, first.status.value
+    rows = []
+    for index in range(size):
+        job_id = f"{parent_id}:{index}"
+        doc = f"{head}{quote(job_id)}{middle}{quote(f'{parent_arn}:{index}')}{before_index}{index}{tail}"
+        rows.append(
+            (
+                job_id,
+                kind,
+                status,
+                first.queue_arn,
+                parent_id,
+                index,
+                first.name,
+                first.definition_arn,
+                first.created_at,
+                counts.get(job_id, 0),
+                doc,
+                static_id,
+            )
+        )
+    conn.executemany(_INSERT_JOB, rows)
 
 
 def insert_dependencies(conn: sqlite3.Connection, edges: Iterable[tuple[str, str]]) -> None:
