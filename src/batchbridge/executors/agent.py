@@ -59,7 +59,14 @@ from pathlib import Path
 from typing import Any
 
 from batchbridge.executors.base import AttemptExit, LaunchSpec
-from batchbridge.executors.process import AttemptProcess, FolderPool, Launcher, group_rss_mib, kill_group
+from batchbridge.executors.process import (
+    AttemptProcess,
+    FdWatcher,
+    FolderPool,
+    Launcher,
+    group_rss_mib,
+    kill_group,
+)
 from batchbridge.executors.protocol import (
     AgentPaths,
     ExitJournal,
@@ -132,6 +139,7 @@ class Agent:
         self.shutting_down: list[tuple[Connection, int]] = []
         self.loop = asyncio.get_running_loop()
         self.launcher = Launcher(FolderPool(os.path.abspath(paths.spare)))
+        self.watcher = FdWatcher(self.loop)
         self.launch_waiters: dict[str, list[tuple[Connection, Any]]] = {}
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
         self.journal_fd = os.open(paths.launches, flags, 0o644)
@@ -269,7 +277,7 @@ class Agent:
             return
         files = self.paths.attempt_files(attempt_id)
         attempt = AttemptProcess(
-            spec, self.journal_fd, files, self.loop, self._lines, self._exited, self.launcher
+            spec, self.journal_fd, files, self.loop, self._lines, self._exited, self.launcher, self.watcher
         )
         self.subscribers[attempt_id] = conn
         self.launch_waiters[attempt_id] = [(conn, request_id)]

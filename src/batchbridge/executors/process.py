@@ -45,6 +45,7 @@ import contextlib
 import errno
 import json
 import os
+import select
 import signal
 import stat
 import subprocess
@@ -315,6 +316,63 @@ class Launcher:
         )
 
 
+class FdWatcher:
+    """Calls a callback whenever one of many descriptors is readable, through one epoll set.
+
+    The set's own descriptor is the only one the event loop watches.  Adding a descriptor is one
+    ``epoll_ctl``; removing it is closing it (:meth:`close`): the kernel drops a closed descriptor
+    from every epoll set once nothing else refers to its open file, and the watched descriptors
+    (an attempt's pipe read ends and its pidfd) are held by the agent alone.  When the set is
+    ready, one loop callback polls it without waiting and calls each ready descriptor's callback
+    with the descriptor, as the loop's ``add_reader`` would (level-triggered: a descriptor still
+    readable is reported again on the next pass).  A descriptor closed by an earlier callback of
+    the same pass, or closed and its number taken by a new one, is skipped, as the loop skips a
+    cancelled handle; an exception in a callback goes to the loop's exception handler and the
+    other callbacks still run.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._epoll = select.epoll()
+        self._callbacks: dict[int, Callable[[int], None]] = {}
+        loop.add_reader(self._epoll.fileno(), self._ready)
+
+    def __len__(self) -> int:
+        return len(self._callbacks)
+
+    def add(self, fd: int, callback: Callable[[int], None]) -> None:
+        """Call ``callback(fd)`` whenever ``fd`` is readable, until :meth:`close`."""
+        self._epoll.register(fd, select.EPOLLIN)
+        self._callbacks[fd] = callback
+
+    def close(self, fd: int) -> None:
+        """Stop watching ``fd`` and close it."""
+        del self._callbacks[fd]
+        os.close(fd)
+
+    def _ready(self) -> None:
+        callbacks = self._callbacks
+        ready = [(fd, callbacks.get(fd)) for fd, _ in self._epoll.poll(0)]
+        for fd, callback in ready:
+            if callback is None:
+                with contextlib.suppress(OSError):
+                    self._epoll.unregister(fd)
+                continue
+            if callbacks.get(fd) is not callback:
+                continue
+            try:
+                callback(fd)
+            except Exception as error:
+                self.loop.call_exception_handler(
+                    {"message": f"exception in the callback of descriptor {fd}", "exception": error}
+                )
+
+    def shutdown(self) -> None:
+        """Stop watching the set and close it (the descriptors still in it stay open)."""
+        self.loop.remove_reader(self._epoll.fileno())
+        self._epoll.close()
+
+
 def set_idle_priority(pid: int) -> None:
     """Move process ``pid`` to ``SCHED_IDLE``; one that has already ended is left as it is."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -348,7 +406,8 @@ class AttemptProcess:
     """A running attempt: its process, its output file, its timers and how it ended.
 
     With a ``launcher`` the process is started by :class:`Launcher` (single-threaded callers),
-    otherwise by :class:`subprocess.Popen`.
+    otherwise by :class:`subprocess.Popen`.  With a ``watcher`` its pipes and pidfd are watched
+    through that :class:`FdWatcher`, otherwise with the loop's ``add_reader``.
     """
 
     def __init__(
@@ -360,6 +419,7 @@ class AttemptProcess:
         on_lines: LineSink,
         on_exit: ExitSink,
         launcher: Launcher | None = None,
+        watcher: FdWatcher | None = None,
     ) -> None:
         self.spec = spec
         self._journal_fd = journal_fd
@@ -368,6 +428,7 @@ class AttemptProcess:
         self._on_lines = on_lines
         self._on_exit = on_exit
         self._launcher = launcher
+        self._watcher = watcher
         self._workdir: str | None = None
         self.pid: int | None = None
         self.started_at_ms: int | None = None
@@ -437,15 +498,29 @@ class AttemptProcess:
         self.started_at_ms = started_at_ms
         entry = {"attempt_id": spec.attempt_id, "pid": pid, "started_at_ms": started_at_ms}
         os.write(self._journal_fd, json.dumps(entry).encode() + b"\n")
-        loop = self.loop
         self._pipes[out_r] = ("o", bytearray())
         self._pipes[err_r] = ("e", bytearray())
-        loop.add_reader(out_r, self._read, out_r)
-        loop.add_reader(err_r, self._read, err_r)
-        self._pidfd = os.pidfd_open(pid)
-        loop.add_reader(self._pidfd, self._reap)
+        self._pidfd = pidfd = os.pidfd_open(pid)
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.add(out_r, self._read)
+            watcher.add(err_r, self._read)
+            watcher.add(pidfd, self._reap)
+        else:
+            loop = self.loop
+            loop.add_reader(out_r, self._read, out_r)
+            loop.add_reader(err_r, self._read, err_r)
+            loop.add_reader(pidfd, self._reap, pidfd)
         if spec.timeout_seconds is not None:
-            self._timers.append(loop.call_later(spec.timeout_seconds, self._time_out))
+            self._timers.append(self.loop.call_later(spec.timeout_seconds, self._time_out))
+
+    def _unwatch(self, fd: int) -> None:
+        """Stop watching ``fd`` and close it."""
+        if self._watcher is not None:
+            self._watcher.close(fd)
+        else:
+            self.loop.remove_reader(fd)
+            os.close(fd)
 
     # -- termination -----------------------------------------------------------------------
 
@@ -522,9 +597,8 @@ class AttemptProcess:
         entry = self._pipes.pop(fd, None)
         if entry is None:
             return
-        self.loop.remove_reader(fd)
+        self._unwatch(fd)
         stream, partial = entry
-        os.close(fd)
         if partial:
             self._emit(stream, [bytes(partial)])
         self._maybe_finish()
@@ -547,10 +621,9 @@ class AttemptProcess:
 
     # -- exit ------------------------------------------------------------------------------
 
-    def _reap(self) -> None:
+    def _reap(self, pidfd: int) -> None:
         assert self.pid is not None
-        self.loop.remove_reader(self._pidfd)
-        os.close(self._pidfd)
+        self._unwatch(pidfd)
         self._pidfd = -1
         kill_group(self.pid, signal.SIGKILL)
         if self._proc is not None:
