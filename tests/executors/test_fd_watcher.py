@@ -110,3 +110,23 @@ def test_an_exception_in_one_callback_does_not_stop_the_others() -> None:
     calls, errors = run(scenario())
     assert calls == ["good"]
     assert len(errors) == 1 and isinstance(errors[0], RuntimeError)
+
+
+def test_a_closed_descriptor_whose_file_lives_on_is_not_reported_again() -> None:
+    """A child between ``exec`` and closing its close-on-exec copies still holds the pipe."""
+
+    async def scenario() -> tuple[list[int], list[tuple[int, int]]]:
+        watcher = FdWatcher(asyncio.get_running_loop())
+        calls: list[int] = []
+        r, w = os.pipe()
+        copy = os.dup(r)
+        watcher.add(r, calls.append)
+        watcher.close(r)
+        os.close(w)
+        await asyncio.sleep(0.02)
+        left = watcher._epoll.poll(0)
+        watcher.shutdown()
+        os.close(copy)
+        return calls, left
+
+    assert run(scenario()) == ([], [])

@@ -319,16 +319,17 @@ class Launcher:
 class FdWatcher:
     """Calls a callback whenever one of many descriptors is readable, through one epoll set.
 
-    The set's own descriptor is the only one the event loop watches.  Adding a descriptor is one
-    ``epoll_ctl``; removing it is closing it (:meth:`close`): the kernel drops a closed descriptor
-    from every epoll set once nothing else refers to its open file, and the watched descriptors
-    (an attempt's pipe read ends and its pidfd) are held by the agent alone.  When the set is
-    ready, one loop callback polls it without waiting and calls each ready descriptor's callback
-    with the descriptor, as the loop's ``add_reader`` would (level-triggered: a descriptor still
-    readable is reported again on the next pass).  A descriptor closed by an earlier callback of
-    the same pass, or closed and its number taken by a new one, is skipped, as the loop skips a
-    cancelled handle; an exception in a callback goes to the loop's exception handler and the
-    other callbacks still run.
+    The set's own descriptor is the only one the event loop watches, and a descriptor costs one
+    ``epoll_ctl`` to add and one to remove, without the selector key and handle the loop's
+    ``add_reader`` builds for each.  A descriptor leaves the set before it is closed: a closed
+    descriptor whose open file lives on elsewhere (a child between its ``exec`` and the closing
+    of its close-on-exec descriptors holds a copy) would otherwise stay in the set and be reported
+    again and again.  When the set is ready, one loop callback polls it without waiting and calls
+    each ready descriptor's callback with the descriptor, as ``add_reader`` would (level-triggered:
+    a descriptor still readable is reported again on the next pass).  A descriptor closed by an
+    earlier callback of the same pass, or closed and its number taken by a new one, is skipped, as
+    the loop skips a cancelled handle; an exception in a callback goes to the loop's exception
+    handler and the other callbacks still run.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -348,17 +349,14 @@ class FdWatcher:
     def close(self, fd: int) -> None:
         """Stop watching ``fd`` and close it."""
         del self._callbacks[fd]
+        self._epoll.unregister(fd)
         os.close(fd)
 
     def _ready(self) -> None:
         callbacks = self._callbacks
         ready = [(fd, callbacks.get(fd)) for fd, _ in self._epoll.poll(0)]
         for fd, callback in ready:
-            if callback is None:
-                with contextlib.suppress(OSError):
-                    self._epoll.unregister(fd)
-                continue
-            if callbacks.get(fd) is not callback:
+            if callback is None or callbacks.get(fd) is not callback:
                 continue
             try:
                 callback(fd)
