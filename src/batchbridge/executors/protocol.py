@@ -41,11 +41,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
+import json.encoder
+import json.scanner
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from batchbridge.executors.base import AttemptExit, Stream
 
@@ -99,7 +102,7 @@ class AgentPaths:
     def exits(self) -> Path:
         return self.root / "exits.log"
 
-    @property
+    @functools.cached_property
     def attempts(self) -> Path:
         return self.root / "attempts"
 
@@ -184,8 +187,11 @@ class ExitJournal:
         os.write(self._fd, data)
         self._size += len(data)
 
-    def record(self, exit: dict[str, Any]) -> None:
-        self._append(encode_line({"exit": exit}))
+    def record(self, exit: dict[str, Any] | bytes) -> None:
+        """Append an exit: an :meth:`AttemptExit.to_json` record, or that record already encoded
+        (:func:`encode_value`)."""
+        body = exit if isinstance(exit, bytes) else encode_value(exit)
+        self._append(b'{"exit":' + body + b"}\n")
 
     def acknowledge(self, attempt_ids: list[str], pending: Mapping[str, AttemptExit]) -> None:
         """Record acknowledgements; ``pending`` holds the exits still unacknowledged after them."""
@@ -240,14 +246,39 @@ class SocketAddress:
             self._dirfd = None
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_MAKE_C_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
+#: The C encoder ``json`` builds for one ``dumps`` call, built once: the same text without
+#: constructing an encoder per message (``None`` when the C accelerator is missing).
+_C_ENCODE: Callable[[Any, int], Sequence[str]] | None = (
+    None
+    if _MAKE_C_ENCODER is None
+    else _MAKE_C_ENCODER(
+        None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+)
+
+
+def _dumps(value: dict[str, Any]) -> str:
+    """``json.dumps(value, separators=(",", ":"), ensure_ascii=False)``."""
+    if _C_ENCODE is not None:
+        return "".join(_C_ENCODE(value, 0))
+    return _ENCODER.encode(value)
+
+
+def encode_value(value: dict[str, Any]) -> bytes:
+    """Compact JSON of ``value``, as it appears inside a frame or a journal line."""
+    return _dumps(value).encode()
+
+
 def encode(message: dict[str, Any]) -> bytes:
     """One frame: compact JSON and a newline."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    return (_dumps(message) + "\n").encode()
 
 
 def encode_line(value: dict[str, Any]) -> bytes:
     """One journal line: compact JSON and a newline."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    return (_dumps(value) + "\n").encode()
 
 
 class FrameSplitter:
@@ -280,8 +311,23 @@ class FrameSplitter:
 READ_CHUNK = 256 * 1024
 
 
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(cast(Any, json.JSONDecoder()))
+
+
 def decode(frame: bytes) -> dict[str, Any]:
-    value = json.loads(frame)
+    """One frame's object; a frame that is not a JSON object with a string ``op`` raises ValueError.
+
+    A UTF-8 frame holding exactly one value is scanned directly; anything else (surrounding
+    whitespace, another encoding, invalid JSON) goes through ``json.loads`` for its exact answer.
+    """
+    value: Any
+    try:
+        text = frame.decode()
+        value, end = _SCAN(text, 0)
+        if end != len(text):
+            raise ValueError
+    except (ValueError, StopIteration):
+        value = json.loads(frame)
     if not isinstance(value, dict) or not isinstance(value.get("op"), str):
         raise ValueError("agent protocol frame must be a JSON object with an 'op'")
     return value
