@@ -75,6 +75,7 @@ from batchbridge.executors.protocol import (
     attempt_id_of,
     decode,
     encode,
+    encode_value,
     read_output,
     same_process,
     write_atomic,
@@ -99,6 +100,14 @@ class Connection:
         if not self._buffer:
             self.loop.call_soon(self._flush)
         self._buffer.append(encode(message))
+
+    def send_frame(self, frame: bytes) -> None:
+        """Send a message already encoded as one frame, as :func:`~.protocol.encode` gives it."""
+        if self.closed:
+            return
+        if not self._buffer:
+            self.loop.call_soon(self._flush)
+        self._buffer.append(frame)
 
     def _flush(self) -> None:
         if self._buffer and not self.closed:
@@ -206,12 +215,12 @@ class Agent:
             self.subscribers.pop(attempt_id, None)
             attempt.files.remove()
         else:
-            record = exit.to_json()
+            record = encode_value(exit.to_json())
             self.exits.record(record)
             self.finished[attempt_id] = exit
             conn = self.subscribers.get(attempt_id)
             if conn is not None:
-                conn.send({"op": "exit", "exit": record})
+                conn.send_frame(b'{"op":"exit","exit":' + record + b"}\n")
         if not self.running:
             os.ftruncate(self.journal_fd, 0)
         if not self.running and not self.held:

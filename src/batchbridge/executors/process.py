@@ -44,6 +44,7 @@ import asyncio
 import contextlib
 import errno
 import json
+import json.encoder
 import os
 import select
 import signal
@@ -73,6 +74,9 @@ PROGRAM_CACHE_SECONDS = 1.0
 #: Signals Python ignores that a child must start with at their default action (as Popen's
 #: ``restore_signals`` does).
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
+
+#: A string as ``json.dumps`` writes it (ASCII, escaped).
+_json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 LineSink = Callable[["AttemptProcess", list[list[object]]], None]
 ExitSink = Callable[["AttemptProcess", AttemptExit], None]
@@ -494,8 +498,9 @@ class AttemptProcess:
         spec = self.spec
         self.pid = pid
         self.started_at_ms = started_at_ms
-        entry = {"attempt_id": spec.attempt_id, "pid": pid, "started_at_ms": started_at_ms}
-        os.write(self._journal_fd, json.dumps(entry).encode() + b"\n")
+        attempt = _json_string(spec.attempt_id)
+        entry = f'{{"attempt_id": {attempt}, "pid": {pid}, "started_at_ms": {started_at_ms}}}\n'
+        os.write(self._journal_fd, entry.encode())
         self._pipes[out_r] = ("o", bytearray())
         self._pipes[err_r] = ("e", bytearray())
         self._pidfd = pidfd = os.pidfd_open(pid)
