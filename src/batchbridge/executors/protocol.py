@@ -351,15 +351,33 @@ def stat_fields(data: bytes) -> list[bytes]:
 
 def every_process_stat() -> Iterator[list[bytes]]:
     """:func:`stat_fields` of every process now running (those that end meanwhile are skipped)."""
+    flags = os.O_RDONLY | os.O_CLOEXEC
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
-            with open(f"/proc/{name}/stat", "rb") as handle:
-                data = handle.read()
+            fd = os.open(f"/proc/{name}/stat", flags)
         except OSError:
             continue
-        yield stat_fields(data)
+        try:
+            data = _read_all(fd)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        if data:
+            yield stat_fields(data)
+
+
+def _read_all(fd: int) -> bytes:
+    """Everything left to read from ``fd`` (a ``/proc`` file: one read serves it, unbuffered)."""
+    data = os.read(fd, 4096)
+    if len(data) < 4096:
+        return data
+    chunks = [data]
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def process_started_at_ms(pid: int) -> int | None:
