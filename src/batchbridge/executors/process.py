@@ -51,7 +51,7 @@ import signal
 import stat
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from batchbridge.executors.base import (
     CANNOT_START_PREFIX,
@@ -110,24 +110,33 @@ def make_workdir(path: str) -> None:
             os.mkdir(path)
 
 
-@contextlib.contextmanager
-def _output_pipes() -> Iterator[tuple[int, int, int, int]]:
+class _OutputPipes:
     """Pipes for a child's stdout and stderr: ``(out_r, out_w, err_r, err_w)``.
 
     The write ends are closed once the block ends (the child holds its own copies); the read ends
     too when the block raises, so a failed start leaks no descriptor.
     """
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    try:
-        yield out_r, out_w, err_r, err_w
-    except BaseException:
-        os.close(out_r)
-        os.close(err_r)
-        raise
-    finally:
+
+    __slots__ = ("_fds",)
+
+    def __enter__(self) -> tuple[int, int, int, int]:
+        out_r, out_w = os.pipe()
+        try:
+            err_r, err_w = os.pipe()
+        except BaseException:
+            os.close(out_r)
+            os.close(out_w)
+            raise
+        self._fds = (out_r, out_w, err_r, err_w)
+        return self._fds
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        out_r, out_w, err_r, err_w = self._fds
         os.close(out_w)
         os.close(err_w)
+        if exc_type is not None:
+            os.close(out_r)
+            os.close(err_r)
 
 
 def _is_empty(path: str) -> bool:
@@ -292,7 +301,7 @@ class Launcher:
         """Start ``spec``'s command in its own session; returns its pid and its stdout and stderr pipes."""
         os.chdir(workdir)
         program, cached = self._find(spec.command[0], spec.environment)
-        with _output_pipes() as (out_r, out_w, err_r, err_w):
+        with _OutputPipes() as (out_r, out_w, err_r, err_w):
             actions = [
                 (os.POSIX_SPAWN_DUP2, _devnull(), 0),
                 (os.POSIX_SPAWN_DUP2, out_w, 1),
@@ -375,16 +384,23 @@ class FdWatcher:
         self._epoll.close()
 
 
+_IDLE_PARAM = os.sched_param(0)
+
+
 def set_idle_priority(pid: int) -> None:
     """Move process ``pid`` to ``SCHED_IDLE``; one that has already ended is left as it is."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+    try:
+        os.sched_setscheduler(pid, os.SCHED_IDLE, _IDLE_PARAM)
+    except (ProcessLookupError, PermissionError):
+        return
 
 
 def kill_group(pgid: int, sig: int) -> None:
     """Send ``sig`` to process group ``pgid``; a group that is already gone is not an error."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    try:
         os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return
 
 
 def cannot_start_reason(spec: LaunchSpec, error: OSError, workdir: str | None = None) -> str:
@@ -478,7 +494,7 @@ class AttemptProcess:
         self._attach(pid, now_ms(), out_r, err_r)
 
     def _popen(self, workdir: str) -> tuple[int, int, int]:
-        with _output_pipes() as (out_r, out_w, err_r, err_w):
+        with _OutputPipes() as (out_r, out_w, err_r, err_w):
             self._proc = subprocess.Popen(
                 self.spec.command,
                 env=self.spec.environment,
