@@ -724,14 +724,15 @@ class AttemptProcess:
         )
 
     def _finish(self, exit: AttemptExit) -> None:
-        if self._launcher is not None and self._workdir is not None:
-            self._launcher.release_workdir(self._workdir)
-            self._workdir = None
+        """Report the exit, then tidy up: the report is what lets the agent start the next attempt."""
         if self._out_fd >= 0:
             os.close(self._out_fd)
             self._out_fd = -1
         self.exit = exit
         self._on_exit(self, exit)
+        if self._launcher is not None and self._workdir is not None:
+            self._launcher.release_workdir(self._workdir)
+            self._workdir = None
 
 
 def group_rss_mib(pgids: set[int]) -> dict[int, float]:
