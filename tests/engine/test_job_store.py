@@ -272,3 +272,44 @@ def test_an_arrays_children_inserted_at_once_are_the_rows_insert_jobs_writes(tmp
         db.close()
     assert rows["at once"] == rows["one by one"]
     assert len(rows["at once"]) == size
+
+
+def test_a_job_read_back_after_its_write_is_the_job_written_once_and_only_while_the_row_holds_it(
+    db: Database,
+) -> None:
+    job = child(5)
+    with db.transaction() as conn:
+        job_store.insert_jobs(conn, [job])
+    job.status = JobStatus.RUNNABLE
+    with db.transaction() as conn:
+        assert job_store.update_job(conn, job, JobStatus.PENDING)
+    with db.read() as conn:
+        first = job_store.get_job(conn, job.job_id)
+        second = job_store.get_job(conn, job.job_id)
+    assert first is job, "the read right after the write takes the job written"
+    assert second == job and second is not job, "a job handed out is never handed out again"
+
+    job.status = JobStatus.STARTING
+    with pytest.raises(RuntimeError), db.transaction() as conn:
+        assert job_store.update_job(conn, job, JobStatus.RUNNABLE)
+        raise RuntimeError("the pass fails: its writes roll back")
+    with db.read() as conn:
+        after_rollback = job_store.get_job(conn, job.job_id)
+    assert after_rollback is not None and after_rollback.status is JobStatus.RUNNABLE
+
+    job.status = JobStatus.RUNNABLE
+    with db.transaction() as conn:
+        assert not job_store.update_job(conn, job, JobStatus.STARTING)
+        writer = JobWriter(conn)
+        fresh = job_store.get_job(conn, job.job_id)
+        assert fresh is not None and writer.move(fresh, JobStatus.STARTING)
+        writer.finish()
+    other = Database.open(db.path)
+    with other.transaction() as conn:
+        conn.execute(
+            "UPDATE jobs SET doc = replace(doc, '\"STARTING\"', '\"RUNNABLE\"'), status = 'RUNNABLE'"
+        )
+    other.close()
+    with db.read() as conn:
+        changed_elsewhere = job_store.get_job(conn, job.job_id)
+    assert changed_elsewhere is not None and changed_elsewhere.status is JobStatus.RUNNABLE

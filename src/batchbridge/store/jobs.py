@@ -29,6 +29,7 @@ status the caller read (``UPDATE ... WHERE id = ? AND status = ?``).  Bulk inser
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -121,11 +122,12 @@ STATIC_FIELDS: tuple[str, ...] = (
     "gpus",
 )
 _STATIC = frozenset(STATIC_FIELDS)
+_ENDED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
 _STATIC_CACHE: dict[str, dict[str, Any]] = {}
 _STATIC_CACHE_SIZE = 256
 _STATIC_LOCK = threading.Lock()
 #: The columns every job query selects, from ``jobs j`` joined to its submission-time text.
-_SELECT = "SELECT j.seq AS seq, j.doc AS doc, coalesce(s.text, j.static) AS static FROM jobs j"
+_SELECT = "SELECT j.seq AS seq, j.id AS id, j.doc AS doc, coalesce(s.text, j.static) AS static FROM jobs j"
 _JOIN = " LEFT JOIN job_statics s ON s.id = j.static_id"
 #: Attempt members that, when equal to the current run's, are left out of the stored document.
 _SHARED_WITH_RUN: tuple[str, ...] = ("task_arn", "container_instance_arn", "log_stream_name")
@@ -228,7 +230,26 @@ def _static(text: str) -> dict[str, Any]:
     return found
 
 
+#: job id -> (the changing part as last written, the job that text was written from).  A job the
+#: engine writes is usually read back soon (released, then placed, then ended): a read whose row
+#: holds exactly the text written takes the job from here instead of parsing it again.  The entry is
+#: removed by that read, so a job handed out is never shared; a rolled-back write leaves a text
+#: that no row holds, which is never matched.  Jobs that ended are not kept.
+_WRITTEN: dict[str, tuple[str, Job]] = {}
+_WRITTEN_LIMIT = 8192
+
+
+def _remember(job: Job, doc: str) -> None:
+    if len(_WRITTEN) >= _WRITTEN_LIMIT:
+        with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+            del _WRITTEN[next(iter(_WRITTEN))]
+    _WRITTEN[job.job_id] = (doc, job)
+
+
 def _load(row: sqlite3.Row) -> Job:
+    written = _WRITTEN.pop(row["id"], None)
+    if written is not None and written[0] == row["doc"]:
+        return written[1]
     doc = _expand(json.loads(row["doc"]))
     static = row["static"]
     if static is not None:
@@ -367,12 +388,15 @@ def statuses(conn: sqlite3.Connection, job_ids: Sequence[str]) -> dict[str, JobS
 
 def update_job(conn: sqlite3.Connection, job: Job, expected: JobStatus) -> bool:
     """Write ``job`` only if its row still has status ``expected``; report whether it did."""
+    doc = _dump(job)
     cur = conn.execute(
         "UPDATE jobs SET status = ?, doc = ? WHERE id = ? AND status = ?"
         " AND (static_id IS NOT NULL OR static IS NOT NULL)",
-        (job.status.value, _dump(job), job.job_id, expected.value),
+        (job.status.value, doc, job.job_id, expected.value),
     )
     if cur.rowcount > 0:
+        if job.status not in _ENDED:
+            _remember(job, doc)
         return True
     whole = json.dumps(job.to_doc(), separators=(",", ":"))
     cur = conn.execute(
