@@ -44,7 +44,6 @@ import asyncio
 import contextlib
 import errno
 import json
-import json.encoder
 import os
 import select
 import signal
@@ -64,7 +63,7 @@ from batchbridge.executors.base import (
     LaunchSpec,
     now_ms,
 )
-from batchbridge.executors.protocol import MAX_LINE_BYTES, AttemptFiles, every_process_stat
+from batchbridge.executors.protocol import MAX_LINE_BYTES, AttemptFiles, encode_line, every_process_stat
 
 #: How long output pipes may stay open after the main process exited and its group was killed
 #: (a process that left the group with ``setsid`` could hold them forever).
@@ -74,9 +73,6 @@ PROGRAM_CACHE_SECONDS = 1.0
 #: Signals Python ignores that a child must start with at their default action (as Popen's
 #: ``restore_signals`` does).
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
-
-#: A string as ``json.dumps`` writes it (ASCII, escaped).
-_json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 LineSink = Callable[["AttemptProcess", list[list[object]]], None]
 ExitSink = Callable[["AttemptProcess", AttemptExit], None]
@@ -514,9 +510,8 @@ class AttemptProcess:
         spec = self.spec
         self.pid = pid
         self.started_at_ms = started_at_ms
-        attempt = _json_string(spec.attempt_id)
-        entry = f'{{"attempt_id": {attempt}, "pid": {pid}, "started_at_ms": {started_at_ms}}}\n'
-        os.write(self._journal_fd, entry.encode())
+        entry = {"attempt_id": spec.attempt_id, "pid": pid, "started_at_ms": started_at_ms}
+        os.write(self._journal_fd, encode_line(entry))
         self._pipes[out_r] = ("o", bytearray())
         self._pipes[err_r] = ("e", bytearray())
         self._pidfd = pidfd = os.pidfd_open(pid)

@@ -277,8 +277,8 @@ def encode(message: dict[str, Any]) -> bytes:
 
 
 def encode_line(value: dict[str, Any]) -> bytes:
-    """One journal line: compact JSON and a newline."""
-    return (_dumps(value) + "\n").encode()
+    """One journal line: compact JSON and a newline, as a frame is."""
+    return encode(value)
 
 
 class FrameSplitter:
