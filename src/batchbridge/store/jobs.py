@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from batchbridge.domain.jobs import Job
-from batchbridge.domain.lifecycle import JobKind, JobStatus
+from batchbridge.domain.lifecycle import JobKind, JobStatus, is_terminal
 
 MIGRATIONS: Sequence[tuple[str, str]] = (
     (
@@ -122,7 +122,6 @@ STATIC_FIELDS: tuple[str, ...] = (
     "gpus",
 )
 _STATIC = frozenset(STATIC_FIELDS)
-_ENDED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
 _STATIC_CACHE: dict[str, dict[str, Any]] = {}
 _STATIC_CACHE_SIZE = 256
 _STATIC_LOCK = threading.Lock()
@@ -207,10 +206,15 @@ def _split(job: Job, memo: dict[tuple[int, ...], str] | None = None) -> tuple[st
     key = tuple(id(getattr(job, field)) for field in STATIC_FIELDS)
     static = memo.get(key) if memo is not None else None
     if static is None:
-        static = _encode({field: getattr(job, field) for field in STATIC_FIELDS})
+        static = _static_text(job)
         if memo is not None:
             memo[key] = static
     return _encode(_compact(job)), static
+
+
+def _static_text(job: Job) -> str:
+    """The submission-time part of the job's document, as compact JSON."""
+    return _encode({field: getattr(job, field) for field in STATIC_FIELDS})
 
 
 def _dump(job: Job) -> str:
@@ -327,7 +331,7 @@ def insert_children(
     head, rest = _encode(marked).split('"\\u0001"')
     middle, rest = rest.split('"\\u0002"')
     before_index, tail = rest.split('"\\u0003"')
-    _, static = _split(first)
+    static = _static_text(first)
     static_id = _static_ids(conn, [static])[static]
     quote = json.encoder.encode_basestring_ascii
     kind, status = first.kind.value, first.status.value
@@ -395,7 +399,7 @@ def update_job(conn: sqlite3.Connection, job: Job, expected: JobStatus) -> bool:
         (job.status.value, doc, job.job_id, expected.value),
     )
     if cur.rowcount > 0:
-        if job.status not in _ENDED:
+        if not is_terminal(job.status):
             _remember(job, doc)
         return True
     whole = json.dumps(job.to_doc(), separators=(",", ":"))
