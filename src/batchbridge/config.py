@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from batchbridge.executors.base import CPU_PRIORITIES
+
 DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_PORT = 4566
@@ -23,10 +25,6 @@ def default_data_dir() -> Path:
     """The per-user data folder: ``$XDG_DATA_HOME/batchbridge`` or ``~/.local/share/batchbridge``."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "batchbridge"
-
-
-#: The values of :attr:`Settings.job_cpu_priority`.
-CPU_PRIORITIES: tuple[str, ...] = ("idle", "normal")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -75,6 +75,10 @@ def base_environment() -> dict[str, str]:
     return env
 
 
+#: The values of :attr:`LaunchSpec.cpu_priority` (and of the server's ``job_cpu_priority``).
+CPU_PRIORITIES: tuple[str, ...] = ("idle", "normal")
+
+
 @dataclasses.dataclass(frozen=True)
 class LaunchSpec:
     """One attempt to run: everything the executor needs, nothing about Batch resources.
@@ -132,7 +136,7 @@ class LaunchSpec:
             raise ClientException(f"kill grace must be 0 seconds or more; got {self.kill_grace_seconds!r}")
         if self.gate_vcpus is not None and not self.gate_vcpus > 0:
             raise ClientException(f"gate vcpus must be greater than 0; got {self.gate_vcpus!r}")
-        if self.cpu_priority not in ("normal", "idle"):
+        if self.cpu_priority not in CPU_PRIORITIES:
             raise ClientException(f"cpu priority must be normal or idle; got {self.cpu_priority!r}")
 
     def to_json(self) -> dict[str, Any]:
