@@ -94,8 +94,9 @@ def _job(kind: JobKind, **extra: object) -> Job:
     return Job(**base)  # type: ignore[arg-type]
 
 
-def test_child_event_shape_and_order() -> None:
-    child = _job(
+def ran_child() -> Job:
+    """Child 1 of array ``abc``, which ran once and succeeded."""
+    return _job(
         JobKind.ARRAY_CHILD,
         job_id="abc:1",
         job_arn=ARN + ":1",
@@ -108,6 +109,10 @@ def test_child_event_shape_and_order() -> None:
         attempts=[AttemptRecord(1, 2, "Essential container in task exited", 0, None, "t", "ci", "s")],
         run=RunState(attempt=1, task_arn="t", container_instance_arn="ci", log_stream_name="s", exit_code=0),
     )
+
+
+def test_child_event_shape_and_order() -> None:
+    child = ran_child()
     event = state_change_event(child, event_id="e", account="123456789012", region="us-east-1", at_ms=0)
     assert list(event) == [
         "version",

@@ -15,7 +15,7 @@ from batchbridge.domain.jobs import AttemptRecord, Job, RunState
 from batchbridge.domain.lifecycle import JobKind, JobStatus
 from batchbridge.store.outbox import encode_event
 
-from .test_domain import ARN, _job
+from .test_domain import ARN, _job, ran_child
 
 TEXT = st.text(min_size=0, max_size=12)
 MAYBE_TEXT = st.none() | TEXT
@@ -31,20 +31,7 @@ def _same(job: Job, summary: dict[str, int] | None = None) -> None:
 
 
 def test_a_child_that_ran_and_its_parent() -> None:
-    child = _job(
-        JobKind.ARRAY_CHILD,
-        job_id="abc:1",
-        job_arn=ARN + ":1",
-        parent_id="abc",
-        parent_arn=ARN,
-        array_index=1,
-        started_at=1,
-        stopped_at=2,
-        status_reason="Essential container in task exited",
-        attempts=[AttemptRecord(1, 2, "Essential container in task exited", 0, None, "t", "ci", "s")],
-        run=RunState(attempt=1, task_arn="t", container_instance_arn="ci", log_stream_name="s", exit_code=0),
-    )
-    _same(child)
+    _same(ran_child())
     parent = _job(JobKind.ARRAY_PARENT, array_size=2, run=RunState(task_arn="t"))
     _same(parent, {"SUCCEEDED": 2})
     _same(parent, None)

@@ -113,7 +113,8 @@ def test_close_fails_invocations_still_queued(harness: Harness) -> None:
     assert all(isinstance(o, (InvocationResult, ServiceError)) for o in outcomes)
 
 
-def test_short_invocations_share_few_environments(harness: Harness) -> None:
+@pytest.mark.parametrize("burst", [16, 64])
+def test_a_burst_of_short_invocations_engages_few_environments(harness: Harness, burst: int) -> None:
     spec = harness.deploy(APP)
     runtime = harness.make_runtime(default_concurrency=10)
 
@@ -121,7 +122,7 @@ def test_short_invocations_share_few_environments(harness: Harness) -> None:
         await runtime.invoke_queued(spec, b'{"n": -1}')
         return list(
             await asyncio.gather(
-                *(runtime.invoke_queued(spec, json.dumps({"n": n}).encode()) for n in range(16))
+                *(runtime.invoke_queued(spec, json.dumps({"n": n}).encode()) for n in range(burst))
             )
         )
 
@@ -129,7 +130,7 @@ def test_short_invocations_share_few_environments(harness: Harness) -> None:
         results = harness.run(scenario())
     finally:
         harness.run(runtime.close())
-    assert [json.loads(r.payload)["n"] for r in results] == list(range(16))
+    assert [json.loads(r.payload)["n"] for r in results] == list(range(burst))
     assert len({json.loads(r.payload)["pid"] for r in results}) <= 3
 
 
@@ -153,23 +154,3 @@ def test_slow_invocations_each_get_a_free_environment(harness: Harness) -> None:
         harness.run(runtime.close())
     assert len({json.loads(r.payload)["pid"] for r in results}) == 4
     assert took < 1.5
-
-
-def test_a_burst_of_short_invocations_engages_few_environments(harness: Harness) -> None:
-    spec = harness.deploy(APP)
-    runtime = harness.make_runtime(default_concurrency=10)
-
-    async def scenario() -> list[InvocationResult]:
-        await runtime.invoke_queued(spec, b'{"n": -1}')
-        return list(
-            await asyncio.gather(
-                *(runtime.invoke_queued(spec, json.dumps({"n": n}).encode()) for n in range(64))
-            )
-        )
-
-    try:
-        results = harness.run(scenario())
-    finally:
-        harness.run(runtime.close())
-    assert [json.loads(r.payload)["n"] for r in results] == list(range(64))
-    assert len({json.loads(r.payload)["pid"] for r in results}) <= 3

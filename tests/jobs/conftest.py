@@ -13,6 +13,7 @@ from serverkit import (
     create_compute_environment,
     create_job_queue,
     loopback_settings,
+    make_client,
     register_definition,
 )
 
@@ -50,19 +51,16 @@ def jobs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobsServer
     running.stop()
 
 
-@pytest.fixture(scope="module")
-def batch(jobs_server: JobsServer) -> Any:
-    import boto3
+def batch_client(url: str) -> Any:
+    """A boto3 Batch client for the server at ``url`` that never retries."""
     from botocore.config import Config
 
-    return boto3.client(
-        "batch",
-        endpoint_url=jobs_server.url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 0}),
-    )
+    return make_client("batch", url, config=Config(retries={"max_attempts": 0}))
+
+
+@pytest.fixture(scope="module")
+def batch(jobs_server: JobsServer) -> Any:
+    return batch_client(jobs_server.url)
 
 
 def make_queue(batch: Any, max_vcpus: int = 4, ce_state: str = "ENABLED") -> tuple[str, str]:

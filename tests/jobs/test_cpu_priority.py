@@ -9,7 +9,7 @@ import pytest
 
 from batchbridge.config import load_settings
 
-from .conftest import JobsServer, make_definition, make_queue, wait_for
+from .conftest import JobsServer, batch_client, make_definition, make_queue, wait_for
 
 #: Exits with the scheduling policy of the job's process (field 41 of /proc/<pid>/stat), read by a
 #: child after the agent has had time to set it: SCHED_OTHER is 0, SCHED_IDLE 5.
@@ -29,20 +29,9 @@ def test_by_default_a_job_and_its_children_run_under_sched_idle(batch: Any) -> N
 
 
 def test_the_normal_priority_setting_leaves_jobs_under_the_default_policy(tmp_path: Path) -> None:
-    import boto3
-    from botocore.config import Config
-
     server = JobsServer(tmp_path / "data", job_cpu_priority="normal")
     try:
-        batch = boto3.client(
-            "batch",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(retries={"max_attempts": 0}),
-        )
-        assert _policy_of_a_job(batch) == 0
+        assert _policy_of_a_job(batch_client(server.url)) == 0
     finally:
         server.stop()
 

@@ -10,13 +10,10 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from .conftest import make_definition, make_queue, wait_for
+from .conftest import batch_client, make_definition, make_queue, wait_for
 
 SERVE = """
 import sys, time
@@ -39,22 +36,11 @@ def _start(data: Path) -> tuple[subprocess.Popen[str], str]:
     return proc, url
 
 
-def _client(url: str) -> Any:
-    return boto3.client(
-        "batch",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 0}),
-    )
-
-
 def restart_and_finish(data: Path, parent: str, size: int) -> None:
     """Restart the server on ``data``: the array ``parent`` ends SUCCEEDED, each child run once."""
     proc, url = _start(data)
     try:
-        batch = _client(url)
+        batch = batch_client(url)
         assert wait_for(batch, parent, timeout=60)["status"] == "SUCCEEDED"
         kids = batch.describe_jobs(jobs=[f"{parent}:{i}" for i in range(size)])["jobs"]
         assert [k["status"] for k in kids] == ["SUCCEEDED"] * size
@@ -69,7 +55,7 @@ def test_sigkill_mid_array_then_restart_finishes_it(tmp_path: Path) -> None:
     data = tmp_path / "data"
     proc, url = _start(data)
     try:
-        batch = _client(url)
+        batch = batch_client(url)
         queue, _ = make_queue(batch, max_vcpus=2)
         _, def_arn = make_definition(batch, ["sleep", "0.4"])
         parent = batch.submit_job(

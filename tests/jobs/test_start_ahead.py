@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import JobsServer, make_definition, make_queue, wait_for
-from .test_crash import _client, _start, restart_and_finish
+from .conftest import JobsServer, batch_client, make_definition, make_queue, wait_for
+from .test_crash import _start, restart_and_finish
 
 ORDER = ["RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"]
 
@@ -98,7 +98,7 @@ def test_held_launches_survive_a_server_sigkill_and_run_exactly_once(tmp_path: P
     log = tmp_path / "runs.log"
     proc, url = _start(data)
     try:
-        batch = _client(url)
+        batch = batch_client(url)
         queue, _ = make_queue(batch, max_vcpus=1)
         _, def_arn = make_definition(batch, recording(log, 0.7))
         parent = batch.submit_job(
